@@ -1,0 +1,41 @@
+# llmdrift — `make` lists the targets. A fresh machine needs only: make demo ; make test
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test lint format bench clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP) ## create .venv and install llmdrift with its pinned dependencies
+	@command -v java >/dev/null || { echo "Java 17 is needed by Spark (apt install openjdk-17-jre-headless)"; exit 1; }
+
+demo: setup ## generate demo logs and run every job on them (output in demo-output/)
+	$(BIN)/llmdrift demo --workdir demo-output
+
+test: setup ## run the test suite (includes ruff and mypy)
+	$(BIN)/pytest
+
+lint: setup ## ruff lint + format check, mypy strict
+	$(BIN)/ruff check jobs tests
+	$(BIN)/ruff format --check jobs tests
+	$(BIN)/mypy
+
+format: setup ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix jobs tests
+	$(BIN)/ruff format jobs tests
+
+bench: setup ## ingest throughput vs the plain Spark JSON->Parquet floor (writes bench-output/)
+	$(BIN)/python tests/benchmarks/bench_ingest.py --workdir bench-output
+
+clean: ## remove demo, benchmark and cache output
+	rm -rf demo-output bench-output .pytest_cache .mypy_cache .ruff_cache spark-warehouse metastore_db derby.log

@@ -1,0 +1,218 @@
+"""The ``llmdrift`` command: generate demo logs, ingest them, run the demo end to end."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    help="Batch analytics and drift detection for Amazon Bedrock model invocation logs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+MasterOpt = Annotated[str, typer.Option(help="Spark master URL.")]
+ConfOpt = Annotated[
+    list[str] | None, typer.Option("--conf", help="Extra Spark setting KEY=VALUE (repeatable).")
+]
+
+
+def _err(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+
+
+def _log(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def parse_time(value: str | None, option: str) -> datetime | None:
+    """``2026-11-02``, ``2026-11-02T13``, ``2026-11-02T13:00[:00][Z|+00:00]``; naive means UTC."""
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) == 13 and text[10] == "T":  # 2026-11-02T13
+        text += ":00"
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a UTC time like 2026-11-02 or 2026-11-02T13:00", param_hint=option
+        ) from None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date like 2026-11-02", param_hint=option) from None
+
+
+def _spark(master: str, conf: list[str] | None) -> Any:
+    from llmdrift.spark import get_spark, parse_conf
+
+    try:
+        settings = parse_conf(conf or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--conf") from None
+    return get_spark(master, settings)
+
+
+@app.command()
+def generate(
+    out: Annotated[str, typer.Option(help="Log root to write (a bucket/prefix: AWSLogs/... goes under it).")],
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same bytes.")] = 7,
+    start: Annotated[str, typer.Option(help="First day, UTC (YYYY-MM-DD).")] = "2026-11-02",
+    days: Annotated[int, typer.Option(min=1, help="Number of days.")] = 4,
+    per_day: Annotated[int, typer.Option(min=1, help="Mean invocations per weekday.")] = 1500,
+    change: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Inject a change from --change-from: topic_shift[:share], model_swap[:share], "
+            "refusal_rise[:rate], toxicity_rise[:rate], length_change[:factor]. Repeatable."
+        ),
+    ] = None,
+    change_from: Annotated[
+        str | None, typer.Option(help="Day the changes start (default: the last day).")
+    ] = None,
+    error_rate: Annotated[float, typer.Option(min=0, max=1, help="Share of failed invocations.")] = 0.015,
+    refusal_rate: Annotated[float, typer.Option(min=0, max=1, help="Share of refused requests.")] = 0.03,
+    toxic_rate: Annotated[float, typer.Option(min=0, max=1, help="Share of toxic prompts.")] = 0.015,
+    duplicate_rate: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of records delivered twice.")
+    ] = 0.001,
+    malformed_rate: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of records truncated like published samples.")
+    ] = 0.0,
+) -> None:
+    """Write realistic Bedrock invocation logs (gzipped JSON lines in Bedrock's S3 layout)."""
+    from llmdrift.generate.traffic import Change, Scenario
+    from llmdrift.generate.writer import write_logs
+    from llmdrift.storage import normalize, storage_for
+
+    first = parse_day(start, "--start")
+    try:
+        changes = tuple(Change.parse(c) for c in change or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--change") from None
+    shift_day = parse_day(change_from, "--change-from") if change_from else None
+    if changes and shift_day is None:
+        shift_day = date.fromordinal(first.toordinal() + days - 1)
+    scenario = Scenario(
+        seed=seed,
+        start=first,
+        days=days,
+        per_day=per_day,
+        changes=changes,
+        change_from=shift_day,
+        error_rate=error_rate,
+        refusal_rate=refusal_rate,
+        toxic_rate=toxic_rate,
+        duplicate_rate=duplicate_rate,
+        malformed_rate=malformed_rate,
+    )
+    root = normalize(out)
+    t0 = time.monotonic()
+    _log(f"generating {days} day(s) from {first} (seed {seed}) into {root}")
+    stats = write_logs(scenario, storage_for(root), root, progress=_log)
+    elapsed = time.monotonic() - t0
+    _log(
+        f"wrote {stats.records:,} invocations in {stats.files:,} log files ({stats.bytes / 1e6:,.1f} MB gzipped),"
+        f" {stats.data_objects:,} offloaded bodies, {stats.duplicates:,} redelivered records"
+        f" in {elapsed:.1f}s ({stats.records / max(elapsed, 1e-9):,.0f} records/s)"
+    )
+    typer.echo(root)
+
+
+@app.command()
+def ingest(
+    logs: Annotated[str, typer.Option(help="Log root (bucket/prefix above AWSLogs/), a local path for now.")],
+    warehouse: Annotated[str, typer.Option(help="Warehouse root the tables are written under.")],
+    start: Annotated[
+        str | None,
+        typer.Option(help="Window start, UTC (default: the watermark, else the first hour found)."),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Window end, exclusive, UTC (default: the last settled hour).")
+    ] = None,
+    lookback_hours: Annotated[
+        int, typer.Option(min=0, help="Hours before the start re-read for late files.")
+    ] = 2,
+    settle_minutes: Annotated[
+        int, typer.Option(min=0, help="Minutes an hour is left to settle before it is read by default.")
+    ] = 30,
+    fetch_offloaded: Annotated[bool, typer.Option(help="Read offloaded bodies from data/ objects.")] = True,
+    max_offloaded_mb: Annotated[
+        float, typer.Option(min=0.001, help="Largest offloaded body read, MB.")
+    ] = 10.0,
+    master: MasterOpt = "local[*]",
+    conf: ConfOpt = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the run's counts as JSON on stdout.")
+    ] = False,
+) -> None:
+    """Ingest Bedrock invocation logs into the invocations and quarantine tables (incremental, idempotent)."""
+    from llmdrift.ingest.job import IngestConfig, IngestError, RunContext, result_dict, run
+    from llmdrift.storage import StorageError
+
+    try:
+        config = IngestConfig(
+            logs,
+            warehouse,
+            parse_time(start, "--start"),
+            parse_time(end, "--end"),
+            lookback_hours,
+            settle_minutes,
+            fetch_offloaded,
+            int(max_offloaded_mb * (1 << 20)),
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    spark = _spark(master, conf)
+    try:
+        result = run(spark, config, RunContext.create(), log=_log)
+    except (IngestError, StorageError, NotImplementedError) as exc:
+        _err(str(exc))
+        raise typer.Exit(1) from None
+    for name, uri in result.outputs.items():
+        _log(f"  {name:<12} {uri}")
+    if json_out:
+        typer.echo(json.dumps(result_dict(result), indent=2))
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Directory for the demo logs and warehouse.")] = Path(
+        "demo-output"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    days: Annotated[
+        int, typer.Option(min=2, help="Days of traffic; the last one carries injected changes.")
+    ] = 4,
+    per_day: Annotated[int, typer.Option(min=1, help="Mean invocations per weekday.")] = 1500,
+    master: MasterOpt = "local[*]",
+) -> None:
+    """Generate a few days of logs (changes injected on the last day) and run every job on them."""
+    from llmdrift.demo import run_demo
+
+    try:
+        run_demo(workdir, seed=seed, days=days, per_day=per_day, master=master, log=_log)
+    except Exception as exc:  # the demo reports any failure in one line and a non-zero exit
+        _err(f"demo failed: {type(exc).__name__}: {exc}")
+        raise typer.Exit(1) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for scripts (Glue, tests): returns the exit code instead of exiting."""
+    try:
+        app(args=argv if argv is not None else sys.argv[1:])
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0

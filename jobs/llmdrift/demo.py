@@ -1,0 +1,104 @@
+"""``llmdrift demo``: generate a few days of logs with a change on the last day, run every job, show results.
+
+Everything lands under one work directory (``logs/``, ``warehouse/``); the summary is read back from the
+written tables, so it shows what a user's own queries would see.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from llmdrift import schemas, tables
+from llmdrift.generate.traffic import Change, Scenario
+from llmdrift.generate.writer import write_logs
+from llmdrift.ingest.job import IngestConfig, RunContext, run
+from llmdrift.spark import get_spark
+from llmdrift.storage import normalize, storage_for
+
+DEMO_START = date(2026, 11, 2)
+DEMO_CHANGES = (Change("topic_shift", 0.3), Change("refusal_rise", 0.12))
+
+
+def run_demo(
+    workdir: Path,
+    *,
+    seed: int = 7,
+    days: int = 4,
+    per_day: int = 1500,
+    master: str = "local[*]",
+    log: Callable[[str], None] = print,
+) -> dict[str, str]:
+    root = workdir.resolve()
+    logs, warehouse = normalize(str(root / "logs")), normalize(str(root / "warehouse"))
+    for stale in (logs, warehouse):
+        shutil.rmtree(stale, ignore_errors=True)  # the demo always starts clean
+    t0 = time.monotonic()
+    scenario = Scenario(
+        seed=seed,
+        start=DEMO_START,
+        days=days,
+        per_day=per_day,
+        changes=DEMO_CHANGES,
+        change_from=DEMO_START + timedelta(days=days - 1),
+        malformed_rate=0.002,
+    )
+    log(
+        f"[1/2] generate: {days} days of Bedrock invocation logs from {DEMO_START}, changes from"
+        f" {scenario.change_from} ({', '.join(f'{c.kind}:{c.strength:g}' for c in DEMO_CHANGES)})"
+    )
+    stats = write_logs(scenario, storage_for(logs), logs, progress=log)
+    log(
+        f"      {stats.records:,} invocations, {stats.files:,} files, {stats.data_objects:,} offloaded bodies"
+        f"  [{time.monotonic() - t0:.1f}s]"
+    )
+
+    log("[2/2] ingest: invocations + quarantine")
+    spark = get_spark(master)
+    start = datetime(DEMO_START.year, DEMO_START.month, DEMO_START.day, tzinfo=UTC)
+    config = IngestConfig(logs, warehouse, start=start, end=start + timedelta(days=days, hours=1))
+    result = run(spark, config, RunContext.create(), log=log)
+    _summarise(spark, warehouse, log)
+    outputs = {"logs": logs, **result.outputs}
+    log(f"done in {time.monotonic() - t0:.1f}s. Written:")
+    for name, uri in outputs.items():
+        log(f"  {name:<12} {uri}")
+    return outputs
+
+
+def _summarise(spark: Any, warehouse: str, log: Callable[[str], None]) -> None:
+    from pyspark.sql import functions as F
+
+    storage = storage_for(warehouse)
+    inv = tables.read(spark, storage, warehouse, schemas.load("invocations"))
+    quarantine = tables.read(spark, storage, warehouse, schemas.load("quarantine"))
+    log("  invocations per day (refusal-like stops, errors):")
+    for row in (
+        inv.groupBy("dt")
+        .agg(
+            F.count("*").alias("n"),
+            F.sum(F.col("error_code").isNotNull().cast("int")).alias("errors"),
+            F.sum(F.col("guardrail_intervened").cast("int")).alias("guardrail"),
+        )
+        .orderBy("dt")
+        .collect()
+    ):
+        log(
+            f"    {row['dt']}  {row['n']:>6,} invocations  {row['errors']:>4} errors  {row['guardrail']:>4} guardrail"
+        )
+    log("  top callers:")
+    for row in inv.groupBy("caller_name").count().orderBy(F.desc("count"), "caller_name").limit(5).collect():
+        log(f"    {row['caller_name']:<24} {row['count']:>6,}")
+    log("  operations x response shapes:")
+    for row in (
+        inv.groupBy("operation", "output_body_shape").count().orderBy("operation", F.desc("count")).collect()
+    ):
+        log(f"    {row['operation']:<30} {row['output_body_shape']:<20} {row['count']:>6,}")
+    log("  quarantine by reason:")
+    for row in quarantine.groupBy("reason_code", "row_kept").count().orderBy(F.desc("count")).collect():
+        kept = "row kept" if row["row_kept"] else "rejected"
+        log(f"    {row['reason_code']:<26} {kept:<9} {row['count']:>5,}")

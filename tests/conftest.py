@@ -1,0 +1,59 @@
+"""Shared fixtures: one Spark session for the whole run, small generated log sets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_SAMPLES = REPO.parent / "shared" / "fixtures" / "bedrock" / "real-samples.jsonl"
+LOCAL_SAMPLES = Path(__file__).parent / "fixtures" / "real-samples.jsonl"
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    from llmdrift.spark import get_spark
+
+    session = get_spark("local[2]", {"spark.sql.shuffle.partitions": "2", "spark.driver.memory": "2g"})
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def real_sample_lines() -> list[bytes]:
+    """The six published records (a copy is kept in tests/fixtures for machines without ../shared)."""
+    path = REAL_SAMPLES if REAL_SAMPLES.exists() else LOCAL_SAMPLES
+    return [line for line in path.read_bytes().split(b"\n") if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def small_scenario() -> Any:
+    from llmdrift.generate.traffic import Scenario
+
+    return Scenario(
+        seed=11,
+        start=date(2026, 11, 2),
+        days=1,
+        per_day=400,
+        malformed_rate=0.01,
+        duplicate_rate=0.02,
+        offload_rate=0.02,
+    )
+
+
+@pytest.fixture(scope="session")
+def small_logs(tmp_path_factory: pytest.TempPathFactory, small_scenario: Any) -> tuple[str, Any]:
+    """One day of generated logs, written once per test run: (root, write stats)."""
+    from llmdrift.generate.writer import write_logs
+    from llmdrift.storage import storage_for
+
+    root = str(tmp_path_factory.mktemp("logs"))
+    stats = write_logs(small_scenario, storage_for(root), root)
+    return root, stats
