@@ -26,7 +26,10 @@ def test_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     ("argv", "names"),
     [
         (["ingest", "--logs", "/l", "--warehouse", "/w", "--start", "yesterday"], "--start"),
-        (["ingest", "--logs", "/l", "--warehouse", "/w", "--start", "2026-11-03", "--end", "2026-11-02"], "not before end"),
+        (
+            ["ingest", "--logs", "/l", "--warehouse", "/w", "--start", "2026-11-03", "--end", "2026-11-02"],
+            "not before end",
+        ),
         (["ingest", "--logs", "/l", "--warehouse", "/w", "--lookback-hours", "-1"], "--lookback-hours"),
         (["ingest", "--warehouse", "/w"], "--logs"),
         (["generate", "--out", "/tmp/x", "--change", "meteor_strike"], "meteor_strike"),
@@ -34,8 +37,9 @@ def test_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
         (["generate", "--out", "/tmp/x", "--days", "0"], "--days"),
     ],
 )
-def test_bad_arguments_exit_non_zero_naming_the_problem(argv: list[str], names: str,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_arguments_exit_non_zero_naming_the_problem(
+    argv: list[str], names: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(argv)
     captured = capsys.readouterr()
     assert code == 2
@@ -50,7 +54,8 @@ def test_generate_writes_bedrock_layout(tmp_path: Path, capsys: pytest.CaptureFi
     assert records
     rel = records[0].relative_to(tmp_path).parts
     assert rel[:4] == ("AWSLogs", "111122223333", "BedrockModelInvocationLogs", "us-east-1")
-    assert rel[4:7] == ("2026", "11", "02") and len(rel[7]) == 2
+    assert rel[4:7] == ("2026", "11", "02")
+    assert len(rel[7]) == 2
     first = json.loads(gzip.decompress(records[0].read_bytes()).split(b"\n")[0])
     assert first["schemaType"] == "ModelInvocationLog"
     assert (tmp_path / "amazon-bedrock-logs-permission-check").stat().st_size == 0

@@ -98,7 +98,7 @@ def test_quarantine_holds_the_damaged_records(spark: Any, once: tuple[Path, Any]
     warehouse, result = once
     q = tables.read(spark, LocalStorage(), str(warehouse), QUARANTINE)
     reasons = {r[0] for r in q.select("reason_code").distinct().collect()}
-    assert reasons <= {"malformed_input_body", "malformed_output_body", "wrong_type"}
+    assert reasons <= {"malformed_input_body", "malformed_output_body", "unknown_output_shape", "wrong_type"}
     assert reasons
     assert q.filter("not row_kept").count() == 0
     assert q.count() == result.warnings

@@ -233,8 +233,16 @@ def parse_object(
             yield row
         for issue in result.issues:
             yield _issue_row(issue, uri, number, folder_dt, row is not None, result.request_id)
-    yield {"kind": "stats", "source_file": uri, "dt": folder_dt, "stat_lines": lines, "stat_blank": blank,
-           "stat_rejected": rejected, "stat_offloaded": offloaded, "stat_file_error": int(file_issue is not None)}
+    yield {
+        "kind": "stats",
+        "source_file": uri,
+        "dt": folder_dt,
+        "stat_lines": lines,
+        "stat_blank": blank,
+        "stat_rejected": rejected,
+        "stat_offloaded": offloaded,
+        "stat_file_error": int(file_issue is not None),
+    }
 
 
 def parse_batches(options: ReaderOptions) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
