@@ -76,7 +76,7 @@ def _summarise(spark: Any, warehouse: str, log: Callable[[str], None]) -> None:
     storage = storage_for(warehouse)
     inv = tables.read(spark, storage, warehouse, schemas.load("invocations"))
     quarantine = tables.read(spark, storage, warehouse, schemas.load("quarantine"))
-    log("  invocations per day (refusal-like stops, errors):")
+    log("  invocations per day (errors, guardrail interventions):")
     for row in (
         inv.groupBy("dt")
         .agg(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 DEFAULT_CONF: dict[str, str] = {
@@ -25,9 +26,9 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.python.worker.reuse": "true",
+    "spark.sql.debug.maxToStringFields": "200",
     "spark.sql.parquet.compression.codec": "snappy",
     "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
-    "spark.hadoop.parquet.enable.summary-metadata": "false",
 }
 
 
@@ -49,6 +50,11 @@ def get_spark(
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
+        # Quiet console: Spark's start-up chatter and Hadoop's native-library notice hide our progress lines.
+        log4j = Path(__file__).with_name("log4j2.properties")
+        builder = builder.config(
+            "spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile={log4j.as_uri()}"
+        )
     settings = {**DEFAULT_CONF, **(conf or {})}
     for key, value in settings.items():
         builder = builder.config(key, value)

@@ -112,6 +112,11 @@ class Generated:
     event_time: datetime
     folder_hour: datetime
     offloaded: dict[str, Any] = field(default_factory=dict)  # "input"/"output" -> body written under data/
+    # Ground truth, not written to the logs: for tests and calibration studies.
+    domain: str = ""
+    outcome: str = (
+        "normal"  # normal | refusal | partial_refusal | guardrail | toxic | apology | tool_use | error
+    )
 
 
 # ------------------------------------------------------------------------------------------- rhythm
@@ -187,22 +192,24 @@ def _exchange(
     conv = text.conversation(
         rng, domain, turns=turns, with_system=with_system, length=length, pii=rng.random() < caller.pii_rate
     )
-    prompt, completion, stop = conv.prompt, conv.completion, "end_turn"
+    prompt, completion, stop, outcome = conv.prompt, conv.completion, "end_turn", "normal"
     refusal_rate = active.get("refusal_rise", scenario.refusal_rate)
     toxic_rate = active.get("toxicity_rise", scenario.toxic_rate)
     roll = rng.random()
     if roll < refusal_rate:
         prompt = text.harmful_prompt(rng, domain)
         if caller.guardrail and rng.random() < 0.4:
-            completion, stop = text.guardrail_message(rng), "guardrail_intervened"
+            completion, stop, outcome = text.guardrail_message(rng), "guardrail_intervened", "guardrail"
         else:
-            completion = text.refusal(rng, spec_style, partial=rng.random() < 0.3, domain=domain)
+            partial = rng.random() < 0.3
+            completion = text.refusal(rng, spec_style, partial=partial, domain=domain)
+            outcome = "partial_refusal" if partial else "refusal"
     elif roll < refusal_rate + toxic_rate:
-        prompt = text.toxic_prompt(rng, domain)
+        prompt, outcome = text.toxic_prompt(rng, domain), "toxic"
         if rng.random() < 0.3:
             completion = text.refusal(rng, spec_style, partial=False, domain=domain)
     elif roll < refusal_rate + toxic_rate + 0.01:
-        completion = text.apology_lookalike(rng, domain)
+        completion, outcome = text.apology_lookalike(rng, domain), "apology"
     ex = Exchange(conv.system, conv.history, prompt, completion, stop=stop)
     if (
         caller.tools
@@ -210,7 +217,7 @@ def _exchange(
         and rng.random() < 0.08
         and family in ("anthropic_messages", "nova", "mistral_chat", "openai_chat")
     ):
-        ex.tool_name, ex.stop = rng.choice(TOOLS), "tool_use"
+        ex.tool_name, ex.stop, outcome = rng.choice(TOOLS), "tool_use", "tool_use"
         if rng.random() < 0.5:
             ex.completion = ""
     ex.max_tokens = rng.choice((512, 1024, 2048, 4096))
@@ -236,7 +243,7 @@ def _exchange(
         elif cache < 0.6:
             ex.cache_write_tokens, ex.input_tokens = system_tokens, ex.input_tokens - system_tokens
     ex.output_tokens = out_tokens
-    return ex, domain
+    return ex, domain, outcome
 
 
 def make_record(rng: random.Random, scenario: Scenario, hour: datetime) -> Generated:
@@ -269,7 +276,9 @@ def make_record(rng: random.Random, scenario: Scenario, hour: datetime) -> Gener
             meta["traceId"] = _uuid(rng)
         rec["requestMetadata"] = meta
 
-    ex, _domain = _exchange(rng, caller, spec.refusal_style, spec.family, spec.caches, active, scenario)
+    ex, domain, outcome = _exchange(
+        rng, caller, spec.refusal_style, spec.family, spec.caches, active, scenario
+    )
     ex.extra = {
         "msg_id": f"{rng.getrandbits(96):024x}",
         "tool_id": f"{rng.getrandbits(64):016x}",
@@ -278,8 +287,11 @@ def make_record(rng: random.Random, scenario: Scenario, hour: datetime) -> Gener
     ex.first_byte_ms = int(spec.first_byte_ms * rng.uniform(0.6, 1.8) + ex.input_tokens * 0.02)
     ex.latency_ms = ex.first_byte_ms + int(ex.output_tokens * spec.ms_per_token * rng.uniform(0.8, 1.3))
 
-    generated = Generated(rec, caller.account, caller.region, event_time, hour)
+    generated = Generated(
+        rec, caller.account, caller.region, event_time, hour, domain=domain, outcome=outcome
+    )
     if rng.random() < scenario.error_rate:
+        generated.outcome = "error"
         rec["errorCode"] = rng.choices([c for c, _ in ERROR_CODES], weights=[w for _, w in ERROR_CODES])[0]
         in_body, _ = bodies(spec.family, operation, ex, rng)
         rec["input"] = (
