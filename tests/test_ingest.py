@@ -75,7 +75,8 @@ def test_one_row_per_request_id(spark: Any, once: tuple[Path, Any]) -> None:
     df = tables.read(spark, LocalStorage(), str(warehouse), INV)
     counts = df.agg(F.count("*").alias("n"), F.countDistinct("request_id").alias("ids")).first()
     assert counts["n"] == counts["ids"] == result.rows_new
-    assert result.partitions_written == ["2026-11-02"]
+    assert {p.split("/")[0] for p in result.partitions_written} == {"2026-11-02"}
+    assert len(result.partitions_written) == 24  # one partition per event hour
 
 
 def test_every_operation_and_shape_lands(spark: Any, once: tuple[Path, Any]) -> None:
@@ -106,7 +107,7 @@ def test_quarantine_holds_the_damaged_records(spark: Any, once: tuple[Path, Any]
 
 def test_parquet_timestamps_are_milliseconds(once: tuple[Path, Any]) -> None:
     warehouse, _ = once
-    (part,) = (warehouse / "invocations" / "dt=2026-11-02").glob("*.parquet") or [None]
+    (part,) = (warehouse / "invocations" / "dt=2026-11-02" / "hour=10").glob("*.parquet") or [None]
     arrow_type = pq.read_schema(part).field("event_ts").type
     assert str(arrow_type).startswith("timestamp[ms")
 

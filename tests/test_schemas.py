@@ -20,7 +20,7 @@ def test_schema_loads_and_types_agree(spark: object, table: str) -> None:
     spark_fields = [(f.name, f.nullable) for f in schema.spark_schema().fields]
     arrow_fields = [(f.name, f.nullable) for f in schema.arrow_schema()]
     assert spark_fields == arrow_fields == [(c.name, c.nullable) for c in schema.all_columns]
-    assert schema.partition_names == ["dt"]
+    assert schema.partition_names == (["dt"] if table == "ingest_runs" else ["dt", "hour"])
     assert set(schema.primary_key) <= set(schema.names)
     assert all(c.description for c in schema.all_columns), "every column is documented"
     assert all(c.name == c.name.lower() and " " not in c.name for c in schema.all_columns)

@@ -17,29 +17,33 @@ def table_uri(warehouse: str, table: str) -> str:
     return join(warehouse, table)
 
 
-def partitions(storage: Storage, warehouse: str, schema: TableSchema) -> list[str]:
-    """Values of the first partition key present on storage, sorted."""
-    key = schema.partition_names[0]
-    prefix = f"{key}="
-    return sorted(
-        name[len(prefix) :]
-        for name in storage.list_dirs(table_uri(warehouse, schema.table))
-        if name.startswith(prefix)
-    )
+Partition = tuple[Any, ...]
+
+
+def partition_path(base: str, schema: TableSchema, values: Partition) -> str:
+    """``base/dt=2026-11-02/hour=7``; a shorter tuple names a prefix (a whole day)."""
+    return join(base, *[f"{key}={value}" for key, value in zip(schema.partition_names, values, strict=False)])
 
 
 def read(
-    spark: Any, storage: Storage, warehouse: str, schema: TableSchema, values: list[str] | None = None
+    spark: Any,
+    storage: Storage,
+    warehouse: str,
+    schema: TableSchema,
+    partitions: list[Partition] | None = None,
 ) -> Any:
-    """The table (or the given partitions of it) with its declared schema; empty if nothing is stored."""
+    """The table, or the given partitions of it, with its declared schema; empty if nothing is stored."""
     base = table_uri(warehouse, schema.table)
-    present = partitions(storage, warehouse, schema)
-    chosen = present if values is None else sorted(set(values) & set(present))
-    if not chosen:
+    if partitions is None:
+        paths = [base] if storage.exists(base) else []
+    else:
+        paths = [
+            p for p in sorted({partition_path(base, schema, v) for v in partitions}) if storage.exists(p)
+        ]
+    if not paths:
         return spark.createDataFrame([], schema.spark_schema())
-    key = schema.partition_names[0]
-    paths = [spark_path(join(base, f"{key}={value}")) for value in chosen]
-    return spark.read.schema(schema.spark_schema()).option("basePath", spark_path(base)).parquet(*paths)
+    reader = spark.read.schema(schema.spark_schema()).option("basePath", spark_path(base))
+    return reader.parquet(*[spark_path(p) for p in paths])
 
 
 def overwrite_partitions(df: Any, warehouse: str, schema: TableSchema) -> None:

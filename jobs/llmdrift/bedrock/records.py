@@ -362,6 +362,7 @@ def parse_record(
         "output_body_shape": response.shape,
         "schema_version": f.string(rec, "schemaVersion", "schemaVersion"),
         "dt": ts.strftime("%Y-%m-%d"),
+        "hour": ts.hour,
     }
     return LineResult(row, issues, request_id)
 

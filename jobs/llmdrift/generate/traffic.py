@@ -181,8 +181,8 @@ def _exchange(
     caches: bool,
     active: dict[str, float],
     scenario: Scenario,
-) -> tuple[Exchange, str]:
-    """The conversation and its outcome; returns (exchange, domain)."""
+) -> tuple[Exchange, str, str]:
+    """The conversation and what happened; returns (exchange, domain, outcome)."""
     domain = _pick(rng, caller.domains)
     if "topic_shift" in active and rng.random() < active["topic_shift"]:
         domain = text.NOVEL_DOMAINS[0]

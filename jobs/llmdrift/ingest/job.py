@@ -239,41 +239,48 @@ def _ingest_parsed(
         F.sum(F.when(kind == "stats", F.col("stat_file_error"))).alias("file_errors"),
         F.sum((kind == "row").cast("long")).alias("rows"),
         F.sum(((kind == "issue") & F.col("row_kept")).cast("long")).alias("warnings"),
-        F.sort_array(F.collect_set(F.when(kind == "row", F.col("dt")))).alias("row_dts"),
-        F.sort_array(F.collect_set(F.when(kind == "issue", F.col("dt")))).alias("issue_dts"),
+        F.sort_array(F.collect_set(F.when(kind == "row", F.struct("dt", "hour")))).alias("row_parts"),
+        F.sort_array(F.collect_set(F.when(kind == "issue", F.struct("dt", "hour")))).alias("issue_parts"),
     ).first()
     result.lines_read, result.blank_lines = int(stats["lines"] or 0), int(stats["blank"] or 0)
     result.rejected, result.file_errors = int(stats["rejected"] or 0), int(stats["file_errors"] or 0)
     result.offloaded_bodies_read, result.warnings = int(stats["offloaded"] or 0), int(stats["warnings"] or 0)
-    rows, row_dts, issue_dts = int(stats["rows"] or 0), list(stats["row_dts"]), list(stats["issue_dts"])
+    rows = int(stats["rows"] or 0)
+    row_parts = [(p["dt"], p["hour"]) for p in stats["row_parts"]]
+    issue_parts = [(p["dt"], p["hour"]) for p in stats["issue_parts"]]
     log(
         f"  parsed {result.lines_read:,} lines: {rows:,} records, {result.rejected:,} rejected,"
         f" {result.warnings:,} warnings  [{time.monotonic() - t0:.1f}s]"
     )
 
-    before = tables.read(spark, storage, warehouse, inv_schema, row_dts).count() if row_dts else 0
-    if row_dts:
-        stored = tables.read(spark, storage, warehouse, inv_schema, row_dts)
+    before = tables.read(spark, storage, warehouse, inv_schema, row_parts).count() if row_parts else 0
+    if row_parts:
+        stored = tables.read(spark, storage, warehouse, inv_schema, row_parts)
         new = transform.rows_of_kind(parsed, "row", inv_schema)
         merged = transform.merge_into(
             stored, new, list(inv_schema.primary_key), ["source_file", "source_line"]
         )
         tables.overwrite_partitions(merged, warehouse, inv_schema)
         log(
-            f"  wrote invocations: {len(row_dts)} date partitions {row_dts[0]}..{row_dts[-1]}"
+            f"  wrote invocations: {len(row_parts)} hour partitions, {_span(row_parts)}"
             f"  [{time.monotonic() - t0:.1f}s]"
         )
-    after = tables.read(spark, storage, warehouse, inv_schema, row_dts).count() if row_dts else 0
+    after = tables.read(spark, storage, warehouse, inv_schema, row_parts).count() if row_parts else 0
     result.rows_new = after - before
     result.duplicates = rows - result.rows_new
-    result.partitions_written = row_dts
+    result.partitions_written = [f"{dt}/{hour:02d}" for dt, hour in row_parts]
 
-    if issue_dts:
-        stored_q = tables.read(spark, storage, warehouse, q_schema, issue_dts)
+    if issue_parts:
+        stored_q = tables.read(spark, storage, warehouse, q_schema, issue_parts)
         new_q = transform.rows_of_kind(parsed, "issue", q_schema)
         merged_q = transform.merge_into(stored_q, new_q, list(q_schema.primary_key), ["excerpt"])
         tables.overwrite_partitions(merged_q, warehouse, q_schema)
-        log(f"  wrote quarantine: {len(issue_dts)} partitions  [{time.monotonic() - t0:.1f}s]")
+        log(f"  wrote quarantine: {len(issue_parts)} hour partitions  [{time.monotonic() - t0:.1f}s]")
+
+
+def _span(parts: list[tuple[str, int]]) -> str:
+    (first_dt, first_hour), (last_dt, last_hour) = parts[0], parts[-1]
+    return f"{first_dt} {first_hour:02d}h .. {last_dt} {last_hour:02d}h"
 
 
 def _record_run(

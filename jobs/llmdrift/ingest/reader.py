@@ -156,31 +156,8 @@ def _under_root(root: str, relative: str) -> str:
     return join(root, relative)
 
 
-class _Columns:
-    """Accumulates rows column by column and cuts Arrow batches."""
-
-    def __init__(self, schema: pa.Schema) -> None:
-        self.schema = schema
-        self.names = schema.names
-        self.data: dict[str, list[Any]] = {n: [] for n in self.names}
-        self.size = 0
-
-    def add(self, values: dict[str, Any]) -> None:
-        for name in self.names:
-            self.data[name].append(values.get(name))
-        self.size += 1
-
-    def flush(self) -> pa.RecordBatch:
-        batch = pa.RecordBatch.from_arrays(
-            [pa.array(self.data[n], type=self.schema.field(n).type) for n in self.names], schema=self.schema
-        )
-        self.data = {n: [] for n in self.names}
-        self.size = 0
-        return batch
-
-
 def _issue_row(
-    issue: Issue, source: str, line: int, dt: str, row_kept: bool, request_id: str | None
+    issue: Issue, source: str, line: int, folder_time: datetime, row_kept: bool, request_id: str | None
 ) -> dict[str, Any]:
     return {
         "kind": "issue",
@@ -192,7 +169,8 @@ def _issue_row(
         "request_id": request_id,
         "row_kept": row_kept,
         "excerpt": issue.excerpt,
-        "dt": dt,
+        "dt": folder_time.strftime("%Y-%m-%d"),
+        "hour": folder_time.hour,
     }
 
 
@@ -204,7 +182,6 @@ def parse_object(
     options: ReaderOptions,
 ) -> Iterator[dict[str, Any]]:
     """Rows, issues and one stats row for one log object."""
-    folder_dt = folder_time.strftime("%Y-%m-%d")
     lines = blank = rejected = offloaded = 0
     file_issue: Issue | None
     try:
@@ -214,7 +191,7 @@ def parse_object(
     else:
         data, file_issue = decompress(data)
     if file_issue is not None:
-        yield _issue_row(file_issue, uri, 0, folder_dt, False, None)
+        yield _issue_row(file_issue, uri, 0, folder_time, False, None)
     for number, raw in enumerate(iter_lines(data), start=1):
         lines += 1
         if not raw.strip():
@@ -232,11 +209,10 @@ def parse_object(
                 offloaded += 1
             yield row
         for issue in result.issues:
-            yield _issue_row(issue, uri, number, folder_dt, row is not None, result.request_id)
+            yield _issue_row(issue, uri, number, folder_time, row is not None, result.request_id)
     yield {
         "kind": "stats",
         "source_file": uri,
-        "dt": folder_dt,
         "stat_lines": lines,
         "stat_blank": blank,
         "stat_rejected": rejected,
@@ -251,15 +227,16 @@ def parse_batches(options: ReaderOptions) -> Callable[[Iterable[pa.RecordBatch]]
     def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         storage = storage_for(options.logs_root)
         fetch = make_fetcher(storage, options) if options.fetch_offloaded else None
-        out = _Columns(parsed_schema())
+        schema = parsed_schema()
+        pending: list[dict[str, Any]] = []
         for batch in batches:
             table = batch.to_pydict()
             for uri, folder_time in zip(table["uri"], table["folder_time"], strict=True):
-                for values in parse_object(storage, uri, folder_time, fetch, options):
-                    out.add(values)
-                    if out.size >= BATCH_ROWS:
-                        yield out.flush()
-        if out.size:
-            yield out.flush()
+                pending.extend(parse_object(storage, uri, folder_time, fetch, options))
+                if len(pending) >= BATCH_ROWS:
+                    yield pa.RecordBatch.from_pylist(pending, schema=schema)
+                    pending = []
+        if pending:
+            yield pa.RecordBatch.from_pylist(pending, schema=schema)
 
     return run
