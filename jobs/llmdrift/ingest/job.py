@@ -257,9 +257,7 @@ def _ingest_parsed(
     if row_parts:
         stored = tables.read(spark, storage, warehouse, inv_schema, row_parts)
         new = transform.rows_of_kind(parsed, "row", inv_schema)
-        merged = transform.merge_into(
-            stored, new, list(inv_schema.primary_key), ["source_file", "source_line"]
-        )
+        merged = transform.merge_into(stored, new, inv_schema, ["source_file", "source_line"])
         tables.overwrite_partitions(merged, warehouse, inv_schema)
         log(
             f"  wrote invocations: {len(row_parts)} hour partitions, {_span(row_parts)}"
@@ -273,7 +271,7 @@ def _ingest_parsed(
     if issue_parts:
         stored_q = tables.read(spark, storage, warehouse, q_schema, issue_parts)
         new_q = transform.rows_of_kind(parsed, "issue", q_schema)
-        merged_q = transform.merge_into(stored_q, new_q, list(q_schema.primary_key), ["excerpt"])
+        merged_q = transform.merge_into(stored_q, new_q, q_schema, ["excerpt"])
         tables.overwrite_partitions(merged_q, warehouse, q_schema)
         log(f"  wrote quarantine: {len(issue_parts)} hour partitions  [{time.monotonic() - t0:.1f}s]")
 
