@@ -1,8 +1,8 @@
 """Reading and writing the warehouse tables: Parquet, Hive-style ``dt=`` partitions, explicit schemas.
 
-Each table lives at ``<warehouse>/<table>/dt=YYYY-MM-DD/``. Writes replace exactly the partitions present
-in the DataFrame (dynamic partition overwrite), so a rerun that recomputes a day replaces that day and
-nothing else.
+Each table lives at ``<warehouse>/<table>/dt=YYYY-MM-DD[/hour=H]/``. Writes replace exactly the
+partitions present in the DataFrame (dynamic partition overwrite), so a rerun that recomputes an hour
+replaces that hour and nothing else.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Ingest Bedrock invocation logs into the ``invocations`` and ``quarantine`` tables.
 
 Incremental and idempotent without Glue bookmarks (spec §4.4): the run reads the hour folders of its
-window plus a look-back for late files, merges what it parsed with the stored rows of the dates it touched
-(one row per requestId, the earliest delivery wins), and rewrites exactly those date partitions. A rerun of
+window plus a look-back for late files, merges what it parsed with the stored rows of the event hours it
+touched (one row per requestId, the earliest delivery wins), and rewrites exactly those ``dt``/``hour``
+partitions. A rerun of
 the same window, or two runs over adjacent windows, give the same tables as one run. The watermark in
 ``<warehouse>/_state/ingest.json`` is written last, so a run without a window continues where the last
 successful one stopped.
