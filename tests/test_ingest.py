@@ -215,10 +215,18 @@ def test_damaged_objects_and_bad_lines(spark: Any, tmp_path: Path) -> None:
 
 
 def test_empty_window_writes_nothing(spark: Any, tmp_path: Path) -> None:
-    (tmp_path / "logs").mkdir()
+    _hour_folder(tmp_path / "logs", DAY).rmdir()  # the region folder exists, no hour folders in it
     result = ingest(spark, str(tmp_path / "logs"), tmp_path / "wh", start=None, end=None)
     assert result.window_start is None
     assert not (tmp_path / "wh" / "invocations").exists()
+
+
+def test_wrong_log_root_is_a_clear_error(spark: Any, tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match="log root not found"):
+        ingest(spark, str(tmp_path / "typo"), tmp_path / "wh")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(IngestError, match="no BedrockModelInvocationLogs folders"):
+        ingest(spark, str(tmp_path / "empty"), tmp_path / "wh")
 
 
 def test_bad_config_is_refused() -> None:

@@ -20,7 +20,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from llmdrift import schemas, tables
-from llmdrift.bedrock.layout import HOUR, LogObject, earliest_hour, floor_hour, list_window
+from llmdrift.bedrock.layout import (
+    HOUR,
+    SERVICE_FOLDER,
+    LogObject,
+    discover_streams,
+    earliest_hour,
+    floor_hour,
+    list_window,
+)
 from llmdrift.ingest import transform
 from llmdrift.ingest.reader import ReaderOptions, parse_batches, parsed_schema
 from llmdrift.storage import Storage, join, normalize, storage_for
@@ -183,6 +191,12 @@ def run(spark: Any, config: IngestConfig, context: RunContext, log: Log = print)
     outputs = {t: tables.table_uri(warehouse, t) for t in ("invocations", "quarantine", "ingest_runs")}
     outputs["state"] = join(warehouse, STATE_FILE)
 
+    if not storage.exists(logs):
+        raise IngestError(f"log root not found: {logs}")
+    if not discover_streams(storage, logs):
+        raise IngestError(
+            f"no {SERVICE_FOLDER} folders under {logs}: expected <root>/AWSLogs/<account>/{SERVICE_FOLDER}/<region>/"
+        )
     window = resolve_window(config, storage, logs, out_storage, warehouse, context.now)
     if window is None:
         log(f"nothing to ingest: no hour folders under {logs} for the window")
@@ -336,3 +350,10 @@ def result_dict(result: IngestResult) -> dict[str, Any]:
     for key in ("window_start", "window_end"):
         out[key] = out[key].isoformat() if out[key] else None
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``llmdrift ingest`` with these arguments; returns the exit code (for Glue scripts and schedulers)."""
+    from llmdrift.cli import main as cli_main
+
+    return cli_main(["ingest", *(argv or [])])
