@@ -13,7 +13,9 @@ help: ## list the targets
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt torch==2.13.0  # the CPU build first (stack notes)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/llmdrift models build
 	@touch $@
 
 setup: $(STAMP) ## create .venv and install llmdrift with its pinned dependencies

@@ -187,6 +187,93 @@ def ingest(
         typer.echo(json.dumps(result_dict(result), indent=2))
 
 
+models_app = typer.Typer(
+    help="Local model files used by scoring (built once, never downloaded).", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("build")
+def models_build(force: Annotated[bool, typer.Option(help="Rebuild even if present.")] = False) -> None:
+    """Distil the static embedding model from the installed MiniLM into the model cache."""
+    from llmdrift.score.models import build_static
+
+    typer.echo(build_static(force=force, log=_log))
+
+
+@app.command()
+def score(
+    warehouse: Annotated[str, typer.Option(help="Warehouse root holding the invocations table.")],
+    start: Annotated[
+        str | None,
+        typer.Option(help="Event-hour window start, UTC (default: what ingest wrote since the last score)."),
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="Event-hour window end, exclusive, UTC.")] = None,
+    embedder: Annotated[
+        str, typer.Option(help="static (fast, default) or minilm (slow reference).")
+    ] = "static",
+    rescore: Annotated[
+        bool, typer.Option(help="Score again rows already scored by this scorer version.")
+    ] = False,
+    master: MasterOpt = "local[*]",
+    conf: ConfOpt = None,
+) -> None:
+    """Score invocations: embeddings, similarity, refusal, sentiment, toxicity, PII, text statistics."""
+    from llmdrift.ingest.job import RunContext
+    from llmdrift.score.job import ScoreConfig, ScoreError
+    from llmdrift.score.job import run as run_score
+    from llmdrift.score.models import ModelError
+
+    try:
+        config = ScoreConfig(
+            warehouse, parse_time(start, "--start"), parse_time(end, "--end"), embedder, rescore
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    spark = _spark(master, conf)
+    try:
+        result = run_score(spark, config, RunContext.create("score"), log=_log)
+    except (ScoreError, ModelError) as exc:
+        _err(str(exc))
+        raise typer.Exit(1) from None
+    for name, uri in result.outputs.items():
+        _log(f"  {name:<18} {uri}")
+
+
+@app.command("run")
+def run_all(
+    logs: Annotated[str, typer.Option(help="Log root (bucket/prefix above AWSLogs/).")],
+    warehouse: Annotated[str, typer.Option(help="Warehouse root.")],
+    start: Annotated[
+        str | None, typer.Option(help="Ingest window start, UTC (default: the watermark).")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="Ingest window end, exclusive, UTC.")] = None,
+    master: MasterOpt = "local[*]",
+    conf: ConfOpt = None,
+) -> None:
+    """Every job in order: ingest, then score what ingest wrote."""
+    from llmdrift.ingest.job import IngestConfig, IngestError, RunContext
+    from llmdrift.ingest.job import run as run_ingest
+    from llmdrift.score.job import ScoreConfig, ScoreError
+    from llmdrift.score.job import run as run_score
+    from llmdrift.score.models import ModelError
+    from llmdrift.storage import StorageError
+
+    try:
+        config = IngestConfig(logs, warehouse, parse_time(start, "--start"), parse_time(end, "--end"))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    spark = _spark(master, conf)
+    try:
+        ingested = run_ingest(spark, config, RunContext.create(), log=_log)
+        scored = run_score(spark, ScoreConfig(warehouse), RunContext.create("score"), log=_log)
+    except (IngestError, StorageError, ScoreError, ModelError, NotImplementedError) as exc:
+        _err(str(exc))
+        raise typer.Exit(1) from None
+    for name, uri in {**ingested.outputs, **scored.outputs}.items():
+        _log(f"  {name:<18} {uri}")
+
+
 @app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Directory for the demo logs and warehouse.")] = Path(

@@ -17,6 +17,8 @@ from llmdrift import schemas, tables
 from llmdrift.generate.traffic import Change, Scenario
 from llmdrift.generate.writer import write_logs
 from llmdrift.ingest.job import IngestConfig, RunContext, run
+from llmdrift.score.job import ScoreConfig
+from llmdrift.score.job import run as run_score
 from llmdrift.spark import get_spark
 from llmdrift.storage import normalize, storage_for
 
@@ -57,13 +59,15 @@ def run_demo(
         f"  [{time.monotonic() - t0:.1f}s]"
     )
 
-    log("[2/2] ingest: invocations + quarantine")
+    log("[2/3] ingest: invocations + quarantine")
     spark = get_spark(master)
     start = datetime(DEMO_START.year, DEMO_START.month, DEMO_START.day, tzinfo=UTC)
     config = IngestConfig(logs, warehouse, start=start, end=start + timedelta(days=days, hours=1))
     result = run(spark, config, RunContext.create(), log=log)
+    log("[3/3] score: invocation_metrics + embeddings")
+    scored = run_score(spark, ScoreConfig(warehouse), RunContext.create("score"), log=log)
     _summarise(spark, warehouse, log)
-    outputs = {"logs": logs, **result.outputs}
+    outputs = {"logs": logs, **result.outputs, **scored.outputs}
     log(f"done in {time.monotonic() - t0:.1f}s. Written:")
     for name, uri in outputs.items():
         log(f"  {name:<12} {uri}")
@@ -89,6 +93,23 @@ def _summarise(spark: Any, warehouse: str, log: Callable[[str], None]) -> None:
     ):
         log(
             f"    {row['dt']}  {row['n']:>6,} invocations  {row['errors']:>4} errors  {row['guardrail']:>4} guardrail"
+        )
+    metrics = tables.read(spark, storage, warehouse, schemas.load("invocation_metrics"))
+    log("  quality per day (refusal rate, toxic prompts, mean completion sentiment, prompts with PII):")
+    for row in (
+        metrics.groupBy("dt")
+        .agg(
+            F.avg(F.col("completion_refusal_flag").cast("double")).alias("refusal"),
+            F.avg(F.col("prompt_toxicity_flag").cast("double")).alias("toxic"),
+            F.avg("completion_sentiment_compound").alias("sentiment"),
+            F.avg((F.col("prompt_pii_count") > 0).cast("double")).alias("pii"),
+        )
+        .orderBy("dt")
+        .collect()
+    ):
+        log(
+            f"    {row['dt']}  refusal {row['refusal'] or 0:6.1%}  toxic {row['toxic'] or 0:6.1%}"
+            f"  sentiment {row['sentiment'] or 0:+.2f}  PII {row['pii'] or 0:6.1%}"
         )
     log("  top callers:")
     for row in inv.groupBy("caller_name").count().orderBy(F.desc("count"), "caller_name").limit(5).collect():

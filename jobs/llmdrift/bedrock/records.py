@@ -57,6 +57,9 @@ REASONS: dict[str, str] = {
     "offloaded_body_missing": "offloaded body object was not found",
     "offloaded_body_too_large": "offloaded body object is larger than the limit",
     "offloaded_body_invalid": "offloaded body object is not gzip JSON",
+    # scoring (llmdrift.score): the row is kept, its text metrics are limited
+    "text_binary": "text looks binary; its model metrics are null",
+    "text_truncated": "text is very long; it was scored on its first characters",
 }
 
 

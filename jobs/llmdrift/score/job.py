@@ -1,0 +1,289 @@
+"""Score invocations: write ``invocation_metrics`` and ``embeddings`` (partitioned like ``invocations``).
+
+Which partitions: an explicit window of event hours, or by default the partitions that ingest runs have
+written since the last score run (read from ``ingest_runs``; the state is ``_state/score.json``).
+Invocations already scored by this scorer version are not scored again, so a rerun, or the look-back of
+the next scheduled run, costs a read of keys, not a re-embedding. Touched partitions are rewritten from
+stored rows plus new ones, so reruns are idempotent. Texts flagged ``binary`` or ``truncated`` are also
+recorded in ``quarantine`` (the row is kept).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from llmdrift import schemas, tables
+from llmdrift.bedrock.layout import hours
+from llmdrift.ingest.job import RunContext
+from llmdrift.ingest.transform import keep_first
+from llmdrift.score.metrics import REGISTRY, score_rows
+from llmdrift.storage import Storage, join, normalize, storage_for
+
+METRICS_VERSION = "1"
+STATE_FILE = "_state/score.json"
+INPUT_COLUMNS = (
+    "request_id",
+    "event_ts",
+    "base_model_id",
+    "caller_name",
+    "prompt_text",
+    "completion_text",
+    "stop_reason",
+    "guardrail_intervened",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "source_file",
+    "source_line",
+    "dt",
+    "hour",
+)
+Log = Callable[[str], None]
+
+
+class ScoreError(RuntimeError):
+    """Scoring cannot go on."""
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    warehouse: str
+    start: datetime | None = None
+    end: datetime | None = None
+    embedder: str = "static"
+    rescore: bool = False
+
+    def __post_init__(self) -> None:
+        if self.embedder not in ("static", "minilm"):
+            raise ValueError(f"embedder must be static or minilm, got {self.embedder!r}")
+        if (self.start is None) != (self.end is None):
+            raise ValueError("give both start and end, or neither")
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError("window start is not before end")
+
+    @property
+    def scorer_version(self) -> str:
+        return f"{METRICS_VERSION}-{self.embedder}"
+
+
+@dataclass
+class ScoreResult:
+    run_id: str
+    partitions: list[str] = field(default_factory=list)
+    invocations: int = 0
+    scored: int = 0
+    reused: int = 0
+    flagged_texts: int = 0
+    seconds: float = 0.0
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        rate = self.scored / self.seconds if self.seconds else 0.0
+        return (
+            f"{self.invocations:,} invocations in {len(self.partitions)} partitions: {self.scored:,} scored"
+            f" ({rate:,.0f}/s), {self.reused:,} already scored, {self.flagged_texts:,} texts flagged"
+        )
+
+
+def output_schema(metrics_schema: schemas.TableSchema) -> pa.Schema:
+    """What the workers return: the metrics columns plus vectors, hashes and the source for quarantine."""
+    fields = list(metrics_schema.arrow_schema())
+    extra = [
+        pa.field("prompt_vector", pa.list_(pa.float32())),
+        pa.field("completion_vector", pa.list_(pa.float32())),
+        pa.field("prompt_hash", pa.string()),
+        pa.field("completion_hash", pa.string()),
+        pa.field("source_file", pa.string()),
+        pa.field("source_line", pa.int32()),
+    ]
+    return pa.schema([f.with_nullable(True) for f in fields] + extra)
+
+
+def score_batches(
+    embedder: str, scorer_version: str
+) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The ``mapInArrow`` function (models load once per Python worker, on first use)."""
+    schema = output_schema(schemas.load("invocation_metrics"))
+
+    def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            rows = batch.to_pydict()
+            out = score_rows(rows, embedder)
+            n = len(rows["request_id"])
+            for key in (
+                "request_id",
+                "event_ts",
+                "base_model_id",
+                "caller_name",
+                "source_file",
+                "source_line",
+                "dt",
+                "hour",
+            ):
+                out[key] = rows[key]
+            out["scorer_version"] = [scorer_version] * n
+            yield pa.RecordBatch.from_pydict(
+                {name: out.get(name, [None] * n) for name in schema.names}, schema=schema
+            )
+
+    return run
+
+
+def _partitions_to_score(
+    spark: Any, storage: Storage, warehouse: str, config: ScoreConfig
+) -> tuple[list[tuple[str, int]], str | None]:
+    """(partitions, newest ingest run seen) for this run."""
+    if config.start and config.end:
+        return [(h.strftime("%Y-%m-%d"), h.hour) for h in hours(config.start, config.end)], None
+    runs = tables.read(spark, storage, warehouse, schemas.load("ingest_runs"))
+    state_uri = join(warehouse, STATE_FILE)
+    since = None
+    if storage.exists(state_uri):
+        since = json.loads(storage.read_bytes(state_uri)).get("last_ingest_finished_at")
+    if since:
+        runs = runs.filter(runs.finished_at > datetime.fromisoformat(since))
+    rows = runs.select("partitions_written", "finished_at").collect()
+    parts = {(p[:10], int(p[11:13])) for r in rows for p in (r["partitions_written"] or "").split(",") if p}
+    newest = max((r["finished_at"] for r in rows), default=None)
+    return sorted(parts), newest.replace(tzinfo=UTC).isoformat() if newest else since
+
+
+def run(spark: Any, config: ScoreConfig, context: RunContext, log: Log = print) -> ScoreResult:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    warehouse = normalize(config.warehouse)
+    storage = storage_for(warehouse)
+    inv_s, met_s = schemas.load("invocations"), schemas.load("invocation_metrics")
+    emb_s, q_s = schemas.load("embeddings"), schemas.load("quarantine")
+    result = ScoreResult(
+        context.run_id,
+        outputs={t: tables.table_uri(warehouse, t) for t in ("invocation_metrics", "embeddings")},
+    )
+    t0 = time.monotonic()
+    parts, newest_ingest = _partitions_to_score(spark, storage, warehouse, config)
+    inv = tables.read(spark, storage, warehouse, inv_s, parts) if parts else None
+    if inv is None or not parts:
+        log("nothing to score: no new invocation partitions")
+        return result
+    version = config.scorer_version
+    stored = tables.read(spark, storage, warehouse, met_s, parts)
+    todo = inv.select(*INPUT_COLUMNS)
+    if not config.rescore:
+        done = stored.filter(F.col("scorer_version") == version).select("request_id")
+        todo = todo.join(done, "request_id", "left_anti")
+    log(
+        f"[score {context.run_id}] {len(parts)} partitions, scorer {version},"
+        f" {len(REGISTRY.metrics)} metrics  [{time.monotonic() - t0:.1f}s]"
+    )
+    scored = todo.mapInArrow(
+        score_batches(config.embedder, version), from_arrow_schema(output_schema(met_s))
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        stats = scored.agg(
+            F.count("*").alias("n"),
+            F.sum(F.when(F.col("quality_flags").isNotNull(), F.size("quality_flags")).otherwise(0)).alias(
+                "flags"
+            ),
+            F.sort_array(F.collect_set(F.struct("dt", "hour"))).alias("parts"),
+        ).first()
+        result.invocations = inv.count()
+        result.scored, result.flagged_texts = int(stats["n"]), int(stats["flags"] or 0)
+        result.reused = result.invocations - result.scored
+        touched = [(p["dt"], p["hour"]) for p in stats["parts"]]
+        result.partitions = [f"{dt}/{hour:02d}" for dt, hour in touched]
+        log(
+            f"  scored {result.scored:,} invocations ({result.reused:,} already scored)"
+            f"  [{time.monotonic() - t0:.1f}s]"
+        )
+        if touched:
+            _write(spark, storage, warehouse, scored, touched, version, met_s, emb_s, q_s)
+            log(
+                f"  wrote invocation_metrics and embeddings: {len(touched)} partitions"
+                f"  [{time.monotonic() - t0:.1f}s]"
+            )
+    finally:
+        scored.unpersist()
+    result.seconds = time.monotonic() - t0
+    if newest_ingest:
+        payload = {"last_ingest_finished_at": newest_ingest, "run_id": context.run_id}
+        storage.write_bytes(join(warehouse, STATE_FILE), json.dumps(payload, indent=2).encode())
+    log(f"  {result.summary()}")
+    return result
+
+
+def _write(
+    spark: Any,
+    storage: Storage,
+    warehouse: str,
+    scored: Any,
+    touched: list[tuple[str, int]],
+    version: str,
+    met_s: schemas.TableSchema,
+    emb_s: schemas.TableSchema,
+    q_s: schemas.TableSchema,
+) -> None:
+    from pyspark.sql import functions as F
+
+    new_ids = scored.select("request_id")
+    # Metrics: stored rows that were not rescored, plus the new ones.
+    stored = tables.read(spark, storage, warehouse, met_s, touched).join(new_ids, "request_id", "left_anti")
+    metrics = stored.unionByName(scored.select(*met_s.names))
+    tables.overwrite_partitions(
+        keep_first(metrics, ["request_id"], ["scorer_version"], met_s.partition_names), warehouse, met_s
+    )
+    # Embeddings: one row per invocation and text role.
+    model = F.col("embedding_model")
+    new_emb = None
+    for role in ("prompt", "completion"):
+        part = scored.filter(F.col(f"{role}_vector").isNotNull()).select(
+            "request_id",
+            F.lit(role).alias("text_role"),
+            F.col(f"{role}_hash").alias("text_hash"),
+            model.alias("embedding_model"),
+            "event_ts",
+            F.col(f"{role}_vector").alias("vector"),
+            "dt",
+            "hour",
+        )
+        new_emb = part if new_emb is None else new_emb.unionByName(part)
+    stored_emb = tables.read(spark, storage, warehouse, emb_s, touched).join(
+        new_ids, "request_id", "left_anti"
+    )
+    tables.overwrite_partitions(stored_emb.unionByName(new_emb), warehouse, emb_s)
+    # Flagged texts go to quarantine too (the row is kept).
+    flagged = scored.filter(F.col("quality_flags").isNotNull()).select(
+        "source_file", "source_line", "request_id", "dt", "hour", F.explode("quality_flags").alias("flag")
+    )
+    if flagged.limit(1).count():
+        field_ = F.split("flag", ":").getItem(0)
+        kind = F.split("flag", ":").getItem(1)
+        issues = flagged.select(
+            "source_file",
+            "source_line",
+            F.concat(F.lit("text_"), kind).alias("reason_code"),
+            F.when(kind == "binary", F.lit("text looks binary; its model metrics are null"))
+            .otherwise(F.lit("text is very long; it was scored on its first 20,000 characters"))
+            .alias("reason"),
+            field_.alias("field"),
+            "request_id",
+            F.lit(True).alias("row_kept"),
+            F.lit(None).cast("string").alias("excerpt"),
+            "dt",
+            "hour",
+        )
+        stored_q = tables.read(spark, storage, warehouse, q_s, touched)
+        tables.overwrite_partitions(
+            keep_first(stored_q.unionByName(issues), list(q_s.primary_key), ["excerpt"], q_s.partition_names),
+            warehouse,
+            q_s,
+        )

@@ -1,0 +1,372 @@
+"""The metric registry and the batch scorer that runs it (inside Spark's Python workers).
+
+A metric is named ``{prompt|completion}.{family}.{measure}`` and stored as the snake_case column. Each
+family is a small frozen spec: its metrics and a function computing them for a batch of invocations.
+Model-based families share one embedding pass (identical texts embedded once per batch, by hash).
+
+Inputs are prepared once per batch: a null text stays null (a null in, a null out); a text over
+``MAX_TEXT_CHARS`` is scored on its first ``MAX_TEXT_CHARS`` characters and flagged ``truncated``; a text
+that looks binary (over 10% control or replacement characters) gets null model metrics and is flagged
+``binary``. Flags land in ``quality_flags`` and in the quarantine table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from llmdrift.score import pii, refusal
+from llmdrift.score.models import Encoder, Vectors, encoder, profanity_model, sentiment_analyzer
+
+MAX_TEXT_CHARS = 20_000
+SENTIMENT_CHARS = 5_000  # VADER's cost grows with length; the opening carries the tone
+TOXICITY_THRESHOLD = 0.5
+ROLES = ("prompt", "completion")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    type: str
+    description: str
+
+    @property
+    def column(self) -> str:
+        return self.name.replace(".", "_")
+
+
+@dataclass
+class Batch:
+    """One batch of invocations, texts prepared, plus the shared embeddings."""
+
+    texts: dict[str, list[str | None]]  # role -> prepared text (None when null or binary)
+    raw_lengths: dict[str, list[int | None]]
+    flags: list[list[str]]
+    stop_reason: list[str | None]
+    guardrail: list[bool | None]
+    input_tokens: list[int | None]
+    output_tokens: list[int | None]
+    encoder: Encoder | None = None
+    vectors: dict[str, list[Vectors | None]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.flags)
+
+
+Compute = Callable[[Batch], dict[str, list[Any]]]
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    metrics: tuple[Metric, ...]
+    compute: Compute
+    uses_embeddings: bool = False
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._families: dict[str, Family] = {}
+
+    def register(self, family: Family) -> Family:
+        if family.name in self._families:
+            raise ValueError(f"metric family {family.name!r} is already registered")
+        taken = {m.name for f in self._families.values() for m in f.metrics}
+        for metric in family.metrics:
+            if metric.name in taken:
+                raise ValueError(f"metric {metric.name!r} is already registered")
+            if metric.name.split(".")[0] not in ROLES:
+                raise ValueError(f"metric {metric.name!r} must start with prompt. or completion.")
+        self._families[family.name] = family
+        return family
+
+    @property
+    def families(self) -> list[Family]:
+        return list(self._families.values())
+
+    @property
+    def metrics(self) -> list[Metric]:
+        return [m for f in self._families.values() for m in f.metrics]
+
+
+REGISTRY = Registry()
+
+
+# ------------------------------------------------------------------------------------------- families
+
+
+def _per_role(fn: Callable[[str | None], Any], batch: Batch, role: str) -> list[Any]:
+    return [fn(t) for t in batch.texts[role]]
+
+
+def _text_stats(batch: Batch) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for role in ROLES:
+        out[f"{role}_text_chars"] = batch.raw_lengths[role]
+        out[f"{role}_text_words"] = _per_role(lambda t: None if t is None else len(t.split()), batch, role)
+    out["prompt_text_tokens"] = batch.input_tokens
+    out["completion_text_tokens"] = batch.output_tokens
+    return out
+
+
+def _sentiment(batch: Batch) -> dict[str, list[Any]]:
+    analyzer = sentiment_analyzer()
+
+    def compound(text: str | None) -> float | None:
+        if not text or not text.strip():
+            return None
+        return float(analyzer.polarity_scores(text[:SENTIMENT_CHARS])["compound"])
+
+    return {f"{role}_sentiment_compound": _per_role(compound, batch, role) for role in ROLES}
+
+
+def _toxicity(batch: Batch) -> dict[str, list[Any]]:
+    model = profanity_model()
+    out: dict[str, list[Any]] = {}
+    for role in ROLES:
+        texts = batch.texts[role]
+        idx = [i for i, t in enumerate(texts) if t and t.strip()]
+        scores: list[float | None] = [None] * len(texts)
+        if idx:
+            probs = model.predict_prob([texts[i] for i in idx])
+            for i, p in zip(idx, probs, strict=True):
+                scores[i] = float(p)
+        out[f"{role}_toxicity_score"] = scores
+        out[f"{role}_toxicity_flag"] = [None if s is None else s >= TOXICITY_THRESHOLD for s in scores]
+    return out
+
+
+def _pii(batch: Batch) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for role in ROLES:
+        pairs = _per_role(pii.summarize, batch, role)
+        out[f"{role}_pii_count"] = [c for c, _ in pairs]
+        out[f"{role}_pii_types"] = [t for _, t in pairs]
+    return out
+
+
+def _similarity(batch: Batch) -> dict[str, list[Any]]:
+    sims: list[float | None] = []
+    for p, c in zip(batch.vectors["prompt"], batch.vectors["completion"], strict=True):
+        sims.append(None if p is None or c is None else float(np.dot(p, c)))
+    return {"completion_similarity_prompt": sims}
+
+
+def _refusal(batch: Batch) -> dict[str, list[Any]]:
+    texts = batch.texts["completion"]
+    openings = batch.vectors.get("opening", [None] * len(batch))
+    rows = [i for i, v in enumerate(openings) if v is not None]
+    exemplar: list[float | None] = [None] * len(batch)
+    if rows and batch.encoder is not None:
+        scores = refusal.exemplar_scores(batch.encoder, np.stack([openings[i] for i in rows]))  # type: ignore[misc]
+        for i, s in zip(rows, scores, strict=True):
+            exemplar[i] = float(s)
+    out_score: list[float | None] = []
+    out_flag: list[bool | None] = []
+    out_signal: list[str | None] = []
+    for i, text in enumerate(texts):
+        has_text = text is not None and bool(text.strip())
+        if not has_text and batch.stop_reason[i] not in refusal.STOP_REASONS and not batch.guardrail[i]:
+            out_score.append(None)
+            out_flag.append(None)
+            out_signal.append(None)
+            continue
+        score, signal = refusal.combine(
+            batch.stop_reason[i], batch.guardrail[i], refusal.phrase_score(text), exemplar[i]
+        )
+        out_score.append(score)
+        out_flag.append(score >= refusal.DEFAULT_THRESHOLD)
+        out_signal.append(signal)
+    return {
+        "completion_refusal_score": out_score,
+        "completion_refusal_flag": out_flag,
+        "completion_refusal_signal": out_signal,
+    }
+
+
+def _m(name: str, type_: str, description: str) -> Metric:
+    return Metric(name, type_, description)
+
+
+REGISTRY.register(
+    Family(
+        "text",
+        (
+            _m("prompt.text.chars", "int", "Characters in the prompt (latest user turn)"),
+            _m("prompt.text.words", "int", "Whitespace-separated words in the prompt"),
+            _m("prompt.text.tokens", "bigint", "Input tokens of the request (record count)"),
+            _m("completion.text.chars", "int", "Characters in the completion"),
+            _m("completion.text.words", "int", "Whitespace-separated words in the completion"),
+            _m("completion.text.tokens", "bigint", "Output tokens (record count)"),
+        ),
+        _text_stats,
+    )
+)
+REGISTRY.register(
+    Family(
+        "sentiment",
+        (
+            _m(
+                "prompt.sentiment.compound",
+                "double",
+                "VADER compound sentiment in [-1, 1] (first 5,000 characters)",
+            ),
+            _m(
+                "completion.sentiment.compound",
+                "double",
+                "VADER compound sentiment in [-1, 1] (first 5,000 characters)",
+            ),
+        ),
+        _sentiment,
+    )
+)
+REGISTRY.register(
+    Family(
+        "toxicity",
+        (
+            _m(
+                "prompt.toxicity.score",
+                "double",
+                "Toxicity probability in [0, 1] (alt-profanity-check linear model)",
+            ),
+            _m("prompt.toxicity.flag", "boolean", f"prompt_toxicity_score >= {TOXICITY_THRESHOLD}"),
+            _m("completion.toxicity.score", "double", "Toxicity probability in [0, 1]"),
+            _m("completion.toxicity.flag", "boolean", f"completion_toxicity_score >= {TOXICITY_THRESHOLD}"),
+        ),
+        _toxicity,
+    )
+)
+REGISTRY.register(
+    Family(
+        "pii",
+        (
+            _m("prompt.pii.count", "int", "Personal-data matches in the prompt"),
+            _m("prompt.pii.types", "array<string>", f"Kinds found: {', '.join(pii.PII_TYPES)}"),
+            _m("completion.pii.count", "int", "Personal-data matches in the completion"),
+            _m("completion.pii.types", "array<string>", "Kinds found"),
+        ),
+        _pii,
+    )
+)
+REGISTRY.register(
+    Family(
+        "similarity",
+        (
+            _m(
+                "completion.similarity.prompt",
+                "double",
+                "Cosine similarity of the completion and prompt embeddings",
+            ),
+        ),
+        _similarity,
+        uses_embeddings=True,
+    )
+)
+REGISTRY.register(
+    Family(
+        "refusal",
+        (
+            _m(
+                "completion.refusal.score",
+                "double",
+                "Refusal score in [0, 1]: max of the stop-reason, guardrail, phrase and exemplar signals",
+            ),
+            _m(
+                "completion.refusal.flag",
+                "boolean",
+                f"is_refusal: completion_refusal_score >= {refusal.DEFAULT_THRESHOLD}",
+            ),
+            _m(
+                "completion.refusal.signal",
+                "string",
+                "Signal that decided: stop_reason, guardrail, phrase, exemplar or none",
+            ),
+        ),
+        _refusal,
+        uses_embeddings=True,
+    )
+)
+
+
+# ------------------------------------------------------------------------------------------- batch scoring
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()
+
+
+def looks_binary(text: str) -> bool:
+    sample = text[:4000]
+    if not sample:
+        return False
+    odd = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\n\r\t") or ch == "\ufffd")
+    return odd / len(sample) > 0.10
+
+
+def prepare(text: Any) -> tuple[str | None, int | None, list[str]]:
+    """(text to score, original length, flags) for one raw value."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return None, None, []
+    value = str(text)
+    if looks_binary(value):
+        return None, len(value), ["binary"]
+    if len(value) > MAX_TEXT_CHARS:
+        return value[:MAX_TEXT_CHARS], len(value), ["truncated"]
+    return value, len(value), []
+
+
+def embed_unique(enc: Encoder, texts: list[str | None]) -> tuple[list[Vectors | None], list[str | None]]:
+    """Vectors and hashes, each distinct non-empty text encoded once."""
+    hashes = [text_hash(t) if t and t.strip() else None for t in texts]
+    unique: dict[str, str] = {}
+    for t, h in zip(texts, hashes, strict=True):
+        if h is not None and h not in unique:
+            unique[h] = t  # type: ignore[assignment]
+    keys = list(unique)
+    matrix = enc.encode([unique[k] for k in keys])
+    lookup = {k: matrix[i] for i, k in enumerate(keys)}
+    return [lookup[h] if h is not None else None for h in hashes], hashes
+
+
+def score_rows(rows: dict[str, list[Any]], embedder: str = "static") -> dict[str, list[Any]]:
+    """Score one batch given as columns; returns metric columns plus vectors, hashes and flags."""
+    n = len(rows["request_id"])
+    texts: dict[str, list[str | None]] = {}
+    lengths: dict[str, list[int | None]] = {}
+    flags: list[list[str]] = [[] for _ in range(n)]
+    for role in ROLES:
+        prepared = [prepare(v) for v in rows[f"{role}_text"]]
+        texts[role] = [p[0] for p in prepared]
+        lengths[role] = [p[1] for p in prepared]
+        for i, p in enumerate(prepared):
+            flags[i].extend(f"{role}_text:{flag}" for flag in p[2])
+    batch = Batch(
+        texts,
+        lengths,
+        flags,
+        rows["stop_reason"],
+        rows["guardrail_intervened"],
+        rows["input_tokens"],
+        rows["output_tokens"],
+    )
+    out: dict[str, list[Any]] = {}
+    if any(f.uses_embeddings for f in REGISTRY.families):
+        batch.encoder = encoder(embedder)
+        for role in ROLES:
+            batch.vectors[role], out[f"{role}_hash"] = embed_unique(batch.encoder, texts[role])
+        openings = [refusal.opening(t) if t else None for t in texts["completion"]]
+        batch.vectors["opening"], _ = embed_unique(batch.encoder, openings)
+        out["embedding_model"] = [batch.encoder.model_id] * n
+    for family in REGISTRY.families:
+        out.update(family.compute(batch))
+    for role in ROLES:
+        out[f"{role}_vector"] = [
+            None if v is None else v.tolist() for v in batch.vectors.get(role, [None] * n)
+        ]
+    out["quality_flags"] = [f or None for f in flags]
+    return out
