@@ -19,6 +19,13 @@ app = typer.Typer(
 )
 
 MasterOpt = Annotated[str, typer.Option(help="Spark master URL.")]
+RedactOpt = Annotated[
+    bool,
+    typer.Option(
+        "--redact-pii",
+        help="Store prompt, system and completion texts with personal data replaced by [TYPE] placeholders.",
+    ),
+]
 ConfOpt = Annotated[
     list[str] | None, typer.Option("--conf", help="Extra Spark setting KEY=VALUE (repeatable).")
 ]
@@ -152,6 +159,7 @@ def ingest(
     max_offloaded_mb: Annotated[
         float, typer.Option(min=0.001, help="Largest offloaded body read, MB.")
     ] = 10.0,
+    redact_pii: RedactOpt = False,
     master: MasterOpt = "local[*]",
     conf: ConfOpt = None,
     json_out: Annotated[
@@ -172,6 +180,7 @@ def ingest(
             settle_minutes,
             fetch_offloaded,
             int(max_offloaded_mb * (1 << 20)),
+            redact_pii=redact_pii,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -215,29 +224,68 @@ def score(
     rescore: Annotated[
         bool, typer.Option(help="Score again rows already scored by this scorer version.")
     ] = False,
+    text_backend: Annotated[
+        str,
+        typer.Option(
+            help="Sentiment and toxicity models: local (default) or comprehend (Amazon Comprehend)."
+        ),
+    ] = "local",
+    aws_region: Annotated[
+        str | None, typer.Option(help="AWS region for --text-backend comprehend (default: AWS config).")
+    ] = None,
     master: MasterOpt = "local[*]",
     conf: ConfOpt = None,
 ) -> None:
     """Score invocations: embeddings, similarity, refusal, sentiment, toxicity, PII, text statistics."""
     from llmdrift.ingest.job import RunContext
+    from llmdrift.score.comprehend import ComprehendError
     from llmdrift.score.job import ScoreConfig, ScoreError
     from llmdrift.score.job import run as run_score
     from llmdrift.score.models import ModelError
 
     try:
         config = ScoreConfig(
-            warehouse, parse_time(start, "--start"), parse_time(end, "--end"), embedder, rescore
+            warehouse,
+            parse_time(start, "--start"),
+            parse_time(end, "--end"),
+            embedder,
+            rescore,
+            text_backend,
+            aws_region,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     spark = _spark(master, conf)
     try:
         result = run_score(spark, config, RunContext.create("score"), log=_log)
-    except (ScoreError, ModelError) as exc:
+    except (ScoreError, ModelError, ComprehendError) as exc:
         _err(str(exc))
         raise typer.Exit(1) from None
     for name, uri in result.outputs.items():
         _log(f"  {name:<18} {uri}")
+
+
+@app.command()
+def quality(
+    devset: Annotated[
+        Path, typer.Option(help="Directory of the labeled dev set (refusal/toxicity/sentiment .jsonl).")
+    ] = Path("tests/devset"),
+    embedder: Annotated[str, typer.Option(help="static (default) or minilm.")] = "static",
+    output: Annotated[Path | None, typer.Option(help="Also write all figures as JSON here.")] = None,
+) -> None:
+    """Metric quality on a labeled dev set: refusal P/R/F1, toxicity ROC-AUC, sentiment accuracy."""
+    from llmdrift.score import quality as q
+
+    try:
+        figures = q.evaluate(devset, embedder)
+    except q.DevsetError as exc:
+        _err(str(exc))
+        raise typer.Exit(1) from None
+    for line in q.summary(figures):
+        _log(line)
+    if output:
+        output.write_text(json.dumps(figures, indent=2))
+        _log(f"figures written to {output}")
 
 
 @app.command("run")
@@ -248,6 +296,7 @@ def run_all(
         str | None, typer.Option(help="Ingest window start, UTC (default: the watermark).")
     ] = None,
     end: Annotated[str | None, typer.Option(help="Ingest window end, exclusive, UTC.")] = None,
+    redact_pii: RedactOpt = False,
     master: MasterOpt = "local[*]",
     conf: ConfOpt = None,
 ) -> None:
@@ -260,7 +309,9 @@ def run_all(
     from llmdrift.storage import StorageError
 
     try:
-        config = IngestConfig(logs, warehouse, parse_time(start, "--start"), parse_time(end, "--end"))
+        config = IngestConfig(
+            logs, warehouse, parse_time(start, "--start"), parse_time(end, "--end"), redact_pii=redact_pii
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     spark = _spark(master, conf)

@@ -52,6 +52,7 @@ class IngestConfig:
     fetch_offloaded: bool = True
     max_offloaded_bytes: int = 10 << 20
     parse_tasks: int | None = None
+    redact_pii: bool = False
 
     def __post_init__(self) -> None:
         if self.lookback_hours < 0:
@@ -216,7 +217,9 @@ def run(spark: Any, config: IngestConfig, context: RunContext, log: Log = print)
         context.run_id, start, end, files_read=len(objects), objects_skipped=len(skipped), outputs=outputs
     )
     if objects:
-        options = ReaderOptions(logs, config.fetch_offloaded, config.max_offloaded_bytes)
+        options = ReaderOptions(
+            logs, config.fetch_offloaded, config.max_offloaded_bytes, redact_pii=config.redact_pii
+        )
         parsed = parse_objects(spark, objects, options, config.parse_tasks).persist(
             StorageLevel.MEMORY_AND_DISK
         )

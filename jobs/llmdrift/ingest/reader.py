@@ -12,7 +12,7 @@ import gzip
 import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +20,12 @@ import pyarrow as pa
 
 from llmdrift import schemas
 from llmdrift.bedrock.records import REASONS, Issue, OffloadError, excerpt, parse_line
+from llmdrift.score import pii
 from llmdrift.storage import Storage, is_s3, iter_lines, join, storage_for
 
 GZIP_MAGIC = b"\x1f\x8b"
 BATCH_ROWS = 4096
+REDACTED_FIELDS = ("system_text", "prompt_text", "completion_text")
 
 STAT_COLUMNS = [
     ("stat_lines", pa.int64()),
@@ -51,6 +53,7 @@ class ReaderOptions:
     fetch_offloaded: bool = True
     max_offloaded_bytes: int = 10 << 20
     max_line_bytes: int = 64 << 20
+    redact_pii: bool = False  # replace personal data in stored texts and excerpts with [TYPE] placeholders
 
 
 def decompress(data: bytes) -> tuple[bytes, Issue | None]:
@@ -203,12 +206,17 @@ def parse_object(
             rejected += 1
         else:
             row["kind"] = "row"
+            if options.redact_pii:
+                for key in REDACTED_FIELDS:
+                    row[key] = pii.redact(row[key])
             row["source_file"] = uri
             row["source_line"] = number
             if "offloaded" in (row["input_body_status"], row["output_body_status"]):
                 offloaded += 1
             yield row
         for issue in result.issues:
+            if options.redact_pii and issue.excerpt:
+                issue = replace(issue, excerpt=pii.redact(issue.excerpt))
             yield _issue_row(issue, uri, number, folder_time, row is not None, result.request_id)
     yield {
         "kind": "stats",

@@ -60,10 +60,14 @@ class ScoreConfig:
     end: datetime | None = None
     embedder: str = "static"
     rescore: bool = False
+    text_backend: str = "local"  # sentiment and toxicity: "local" models or "comprehend"
+    aws_region: str | None = None
 
     def __post_init__(self) -> None:
         if self.embedder not in ("static", "minilm"):
             raise ValueError(f"embedder must be static or minilm, got {self.embedder!r}")
+        if self.text_backend not in ("local", "comprehend"):
+            raise ValueError(f"text backend must be local or comprehend, got {self.text_backend!r}")
         if (self.start is None) != (self.end is None):
             raise ValueError("give both start and end, or neither")
         if self.start and self.end and self.start >= self.end:
@@ -71,7 +75,8 @@ class ScoreConfig:
 
     @property
     def scorer_version(self) -> str:
-        return f"{METRICS_VERSION}-{self.embedder}"
+        backend = "" if self.text_backend == "local" else f"-{self.text_backend}"
+        return f"{METRICS_VERSION}-{self.embedder}{backend}"
 
 
 @dataclass
@@ -108,7 +113,7 @@ def output_schema(metrics_schema: schemas.TableSchema) -> pa.Schema:
 
 
 def score_batches(
-    embedder: str, scorer_version: str
+    config: ScoreConfig,
 ) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """The ``mapInArrow`` function (models load once per Python worker, on first use)."""
     schema = output_schema(schemas.load("invocation_metrics"))
@@ -116,7 +121,7 @@ def score_batches(
     def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             rows = batch.to_pydict()
-            out = score_rows(rows, embedder)
+            out = score_rows(rows, config.embedder, config.text_backend, config.aws_region)
             n = len(rows["request_id"])
             for key in (
                 "request_id",
@@ -129,7 +134,7 @@ def score_batches(
                 "hour",
             ):
                 out[key] = rows[key]
-            out["scorer_version"] = [scorer_version] * n
+            out["scorer_version"] = [config.scorer_version] * n
             yield pa.RecordBatch.from_pydict(
                 {name: out.get(name, [None] * n) for name in schema.names}, schema=schema
             )
@@ -185,9 +190,9 @@ def run(spark: Any, config: ScoreConfig, context: RunContext, log: Log = print) 
         f"[score {context.run_id}] {len(parts)} partitions, scorer {version},"
         f" {len(REGISTRY.metrics)} metrics  [{time.monotonic() - t0:.1f}s]"
     )
-    scored = todo.mapInArrow(
-        score_batches(config.embedder, version), from_arrow_schema(output_schema(met_s))
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    scored = todo.mapInArrow(score_batches(config), from_arrow_schema(output_schema(met_s))).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
     try:
         stats = scored.agg(
             F.count("*").alias("n"),

@@ -16,16 +16,18 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
 
-from llmdrift.score import pii, refusal
+from llmdrift.score import pii, refusal, toxicity
+from llmdrift.score.comprehend import ComprehendScorer
 from llmdrift.score.models import Encoder, Vectors, encoder, profanity_model, sentiment_analyzer
 
 MAX_TEXT_CHARS = 20_000
 SENTIMENT_CHARS = 5_000  # VADER's cost grows with length; the opening carries the tone
-TOXICITY_THRESHOLD = 0.5
+TOXICITY_THRESHOLD = 0.75  # middle of the F1 plateau (0.55-0.90) on the dev set tuning half
 ROLES = ("prompt", "completion")
 
 
@@ -51,6 +53,8 @@ class Batch:
     guardrail: list[bool | None]
     input_tokens: list[int | None]
     output_tokens: list[int | None]
+    backend: str = "local"  # sentiment and toxicity: local models, or "comprehend" (Amazon Comprehend)
+    region: str | None = None
     encoder: Encoder | None = None
     vectors: dict[str, list[Vectors | None]] = field(default_factory=dict)
 
@@ -114,7 +118,16 @@ def _text_stats(batch: Batch) -> dict[str, list[Any]]:
     return out
 
 
+@cache
+def comprehend_scorer(region: str | None) -> ComprehendScorer:
+    """One Comprehend client per worker process and region."""
+    return ComprehendScorer(region=region)
+
+
 def _sentiment(batch: Batch) -> dict[str, list[Any]]:
+    if batch.backend == "comprehend":
+        scorer = comprehend_scorer(batch.region)
+        return {f"{role}_sentiment_compound": scorer.sentiment(batch.texts[role]) for role in ROLES}
     analyzer = sentiment_analyzer()
 
     def compound(text: str | None) -> float | None:
@@ -132,10 +145,16 @@ def _toxicity(batch: Batch) -> dict[str, list[Any]]:
         texts = batch.texts[role]
         idx = [i for i, t in enumerate(texts) if t and t.strip()]
         scores: list[float | None] = [None] * len(texts)
-        if idx:
-            probs = model.predict_prob([texts[i] for i in idx])
-            for i, p in zip(idx, probs, strict=True):
-                scores[i] = float(p)
+        if batch.backend == "comprehend":
+            scores = comprehend_scorer(batch.region).toxicity(texts)
+        elif idx:
+            lexical = model.predict_prob([texts[i] for i in idx])
+            vectors = batch.vectors.get(role)
+            exemplar = np.zeros(len(idx), dtype=np.float32)
+            if vectors is not None and batch.encoder is not None:
+                exemplar = toxicity.exemplar_scores(batch.encoder, np.stack([vectors[i] for i in idx]))  # type: ignore[misc]
+            for k, i in enumerate(idx):
+                scores[i] = toxicity.combine(float(lexical[k]), texts[i], float(exemplar[k]))  # type: ignore[arg-type]
         out[f"{role}_toxicity_score"] = scores
         out[f"{role}_toxicity_flag"] = [None if s is None else s >= TOXICITY_THRESHOLD for s in scores]
     return out
@@ -232,13 +251,14 @@ REGISTRY.register(
             _m(
                 "prompt.toxicity.score",
                 "double",
-                "Toxicity probability in [0, 1] (alt-profanity-check linear model)",
+                "Toxicity in [0, 1]: max of the lexical model, threat/insult patterns and exemplar nearness",
             ),
             _m("prompt.toxicity.flag", "boolean", f"prompt_toxicity_score >= {TOXICITY_THRESHOLD}"),
             _m("completion.toxicity.score", "double", "Toxicity probability in [0, 1]"),
             _m("completion.toxicity.flag", "boolean", f"completion_toxicity_score >= {TOXICITY_THRESHOLD}"),
         ),
         _toxicity,
+        uses_embeddings=True,
     )
 )
 REGISTRY.register(
@@ -333,8 +353,14 @@ def embed_unique(enc: Encoder, texts: list[str | None]) -> tuple[list[Vectors | 
     return [lookup[h] if h is not None else None for h in hashes], hashes
 
 
-def score_rows(rows: dict[str, list[Any]], embedder: str = "static") -> dict[str, list[Any]]:
-    """Score one batch given as columns; returns metric columns plus vectors, hashes and flags."""
+def score_rows(
+    rows: dict[str, list[Any]], embedder: str = "static", backend: str = "local", region: str | None = None
+) -> dict[str, list[Any]]:
+    """Score one batch given as columns; returns metric columns plus vectors, hashes and flags.
+
+    ``backend`` picks the sentiment and toxicity models: ``local`` (VADER, the toxicity signals here) or
+    ``comprehend`` (Amazon Comprehend in ``region``).
+    """
     n = len(rows["request_id"])
     texts: dict[str, list[str | None]] = {}
     lengths: dict[str, list[int | None]] = {}
@@ -353,6 +379,8 @@ def score_rows(rows: dict[str, list[Any]], embedder: str = "static") -> dict[str
         rows["guardrail_intervened"],
         rows["input_tokens"],
         rows["output_tokens"],
+        backend,
+        region,
     )
     out: dict[str, list[Any]] = {}
     if any(f.uses_embeddings for f in REGISTRY.families):

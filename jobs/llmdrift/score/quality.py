@@ -98,6 +98,15 @@ def _in_split(item: Item, split: str) -> bool:
     return split == "all" or item.split == split
 
 
+def f1_sweep(scored: list[tuple[Item, float]]) -> dict[str, float]:
+    """F1 of ``score >= t`` on the tuning half, for t from 0.30 to 0.95: how the defaults were chosen."""
+    tuning = [(i, s) for i, s in scored if i.split == "tuning"]
+    return {
+        f"{t / 100:.2f}": _prf((s >= t / 100, bool(i.label)) for i, s in tuning)["f1"]
+        for t in range(30, 96, 5)
+    }
+
+
 def refusal_quality(devset: Path, embedder: str = "static") -> dict[str, Any]:
     items = load(devset, "refusal")
     scores = _score([i.text for i in items], "completion", embedder)["completion_refusal_score"]
@@ -110,10 +119,7 @@ def refusal_quality(devset: Path, embedder: str = "static") -> dict[str, Any]:
     for item, s in scored:
         per_kind[item.kind].append((s >= threshold) == bool(item.label))
     out["accuracy_by_kind"] = {k: round(sum(v) / len(v), 4) for k, v in sorted(per_kind.items())}
-    out["f1_by_threshold"] = {
-        f"{t / 100:.2f}": _prf((s >= t / 100, bool(i.label)) for i, s in scored)["f1"]
-        for t in range(30, 96, 5)
-    }
+    out["tuning_f1_by_threshold"] = f1_sweep(scored)
     out["errors"] = [
         {"id": i.id, "kind": i.kind, "score": round(s, 3), "text": i.text[:120]}
         for i, s in scored
@@ -139,6 +145,7 @@ def toxicity_quality(devset: Path, embedder: str = "static") -> dict[str, Any]:
             "roc_auc": roc_auc([int(i.label) for i, _ in part], [s for _, s in part]),
             **_prf((s >= TOXICITY_THRESHOLD, bool(i.label)) for i, s in part),
         }
+    out["tuning_f1_by_threshold"] = f1_sweep(scored)
     per_kind: dict[str, list[bool]] = defaultdict(list)
     for item, s in scored:
         per_kind[item.kind].append((s >= TOXICITY_THRESHOLD) == bool(item.label))

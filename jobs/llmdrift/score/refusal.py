@@ -20,14 +20,16 @@ import re
 
 import numpy as np
 
+from llmdrift.score.exemplars import margin_scores
 from llmdrift.score.models import Encoder, Vectors
 
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.65  # middle of the F1 plateau (0.55-0.75) on the dev set tuning half
 OPENING_CHARS = 240
 SCAN_CHARS = 1500
 # The exemplar signal alone reaches the threshold only when an opening is clearly nearer the refusal exemplars
 # than the helpful ones: with static embeddings, ordinary answers sit within a few hundredths of zero.
 EXEMPLAR_MARGIN = 0.08
+EXEMPLAR_SCALE = 5.0
 CURLY_APOSTROPHE = "\u2019"  # typographic apostrophe, matched as '
 STOP_REASONS = frozenset({"guardrail_intervened", "content_filtered", "refusal"})
 
@@ -175,27 +177,11 @@ def _end_of_sentence(text: str, pos: int) -> int:
     return m.end() if m else len(text)
 
 
-_EXEMPLAR_CACHE: dict[str, tuple[Vectors, Vectors]] = {}
-
-
-def _exemplar_vectors(encoder: Encoder) -> tuple[Vectors, Vectors]:
-    """The exemplars' vectors, encoded once per model."""
-    if encoder.model_id not in _EXEMPLAR_CACHE:
-        _EXEMPLAR_CACHE[encoder.model_id] = (
-            encoder.encode(list(REFUSAL_EXEMPLARS)),
-            encoder.encode(list(HELPFUL_EXEMPLARS)),
-        )
-    return _EXEMPLAR_CACHE[encoder.model_id]
-
-
 def exemplar_scores(encoder: Encoder, opening_vectors: Vectors) -> Vectors:
-    """Per row: (max similarity to refusals - max similarity to helpful texts), mapped to [0, 1]."""
-    if len(opening_vectors) == 0:
-        return np.zeros(0, dtype=np.float32)
-    refusals, helpful = _exemplar_vectors(encoder)
-    margin = (opening_vectors @ refusals.T).max(axis=1) - (opening_vectors @ helpful.T).max(axis=1)
-    scores: Vectors = np.clip(0.5 + (margin - EXEMPLAR_MARGIN) * 5.0, 0.0, 1.0).astype(np.float32)
-    return scores
+    """Per row: nearness of the opening to refusal exemplars rather than helpful ones, in [0, 1]."""
+    return margin_scores(
+        encoder, opening_vectors, REFUSAL_EXEMPLARS, HELPFUL_EXEMPLARS, EXEMPLAR_MARGIN, EXEMPLAR_SCALE
+    )
 
 
 def combine(
@@ -209,4 +195,6 @@ def combine(
     exemplar = 0.0 if exemplar is None or np.isnan(exemplar) else float(exemplar)
     if phrase == 0.0 and exemplar == 0.0:
         return 0.0, "none"
-    return (phrase, "phrase") if phrase >= exemplar else (exemplar, "exemplar")
+    # A phrase that passes the threshold is named as the signal: it is the one a reader can check.
+    signal = "phrase" if phrase >= exemplar or phrase >= DEFAULT_THRESHOLD else "exemplar"
+    return max(phrase, exemplar), signal
