@@ -112,6 +112,18 @@ def output_schema(metrics_schema: schemas.TableSchema) -> pa.Schema:
     return pa.schema([f.with_nullable(True) for f in fields] + extra)
 
 
+def vector_array(vectors: list[Any]) -> pa.Array:
+    """A list<float32> Arrow array from numpy rows (None -> null), without Python floats in between."""
+    import numpy as np
+
+    present = [v for v in vectors if v is not None]
+    flat = np.concatenate(present).astype(np.float32) if present else np.zeros(0, dtype=np.float32)
+    lengths = np.array([0 if v is None else len(v) for v in vectors], dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    mask = pa.array([v is None for v in vectors], pa.bool_())
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat), mask=mask)
+
+
 def score_batches(
     config: ScoreConfig,
 ) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
@@ -135,9 +147,13 @@ def score_batches(
             ):
                 out[key] = rows[key]
             out["scorer_version"] = [config.scorer_version] * n
-            yield pa.RecordBatch.from_pydict(
-                {name: out.get(name, [None] * n) for name in schema.names}, schema=schema
-            )
+            columns = [
+                vector_array(out[name])
+                if name.endswith("_vector")
+                else pa.array(out.get(name, [None] * n), field.type)
+                for name, field in zip(schema.names, schema, strict=True)
+            ]
+            yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
     return run
 
@@ -190,6 +206,8 @@ def run(spark: Any, config: ScoreConfig, context: RunContext, log: Log = print) 
         f"[score {context.run_id}] {len(parts)} partitions, scorer {version},"
         f" {len(REGISTRY.metrics)} metrics  [{time.monotonic() - t0:.1f}s]"
     )
+    # Hour partitions differ a lot in size: spread the rows evenly over the cores before the Python work.
+    todo = todo.repartition(spark.sparkContext.defaultParallelism * 4)
     scored = todo.mapInArrow(score_batches(config), from_arrow_schema(output_schema(met_s))).persist(
         StorageLevel.MEMORY_AND_DISK
     )
@@ -264,7 +282,8 @@ def _write(
     stored_emb = tables.read(spark, storage, warehouse, emb_s, touched).join(
         new_ids, "request_id", "left_anti"
     )
-    tables.overwrite_partitions(stored_emb.unionByName(new_emb), warehouse, emb_s)
+    embeddings = stored_emb.unionByName(new_emb).repartition(*emb_s.partition_names)  # a file per hour
+    tables.overwrite_partitions(embeddings, warehouse, emb_s)
     # Flagged texts go to quarantine too (the row is kept).
     flagged = scored.filter(F.col("quality_flags").isNotNull()).select(
         "source_file", "source_line", "request_id", "dt", "hour", F.explode("quality_flags").alias("flag")

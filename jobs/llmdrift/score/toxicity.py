@@ -23,7 +23,7 @@ PATTERN_SCORE = 0.9
 NEGATED_WEIGHT = 0.5  # "you're not stupid": the word is there, the insult is not
 EXEMPLAR_MARGIN = 0.05
 EXEMPLAR_SCALE = 4.0
-SCAN_CHARS = 4000
+SCAN_CHARS = 2500
 CURLY_APOSTROPHE = "\u2019"
 
 _YOU = r"(?:you|your|ya|u)"
