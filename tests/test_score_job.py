@@ -257,3 +257,29 @@ def test_comprehend_backend_is_used_when_selected(monkeypatch: pytest.MonkeyPatc
     assert out["prompt_toxicity_score"] == [pytest.approx(0.02)]
     assert out["completion_toxicity_score"] == [pytest.approx(0.31)]
     assert out["completion_toxicity_flag"] == [False]
+
+
+def test_a_rescore_reuses_stored_vectors_of_identical_texts(spark: Any, scored: tuple[Path, Any]) -> None:
+    from pyspark.sql import functions as F
+
+    warehouse, _ = scored
+    emb = read(spark, warehouse, EMB)
+    before = {(r["request_id"], r["text_role"]): r["vector"] for r in emb.collect()}
+    again = score(
+        spark,
+        ScoreConfig(str(warehouse), DAY, END, rescore=True, reuse_days=7),
+        RunContext("s4", NOW),
+        log=quiet,
+    )
+    assert again.scored == read(spark, warehouse, MET).count()
+    assert again.vectors_reused == len(before)  # every text had a stored vector: none was embedded again
+    after = {(r["request_id"], r["text_role"]): r["vector"] for r in read(spark, warehouse, EMB).collect()}
+    assert after == before
+    none_reused = score(
+        spark,
+        ScoreConfig(str(warehouse), DAY, END, rescore=True, reuse_days=0),
+        RunContext("s5", NOW),
+        log=quiet,
+    )
+    assert none_reused.vectors_reused == 0
+    assert read(spark, warehouse, EMB).filter(F.size("vector") != 256).count() == 0

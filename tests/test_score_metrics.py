@@ -261,3 +261,23 @@ def test_batch_rows_stay_aligned() -> None:
     assert out["prompt_sentiment_compound"][1] is None
     assert out["completion_refusal_flag"] == [True, False, None]
     assert out["completion_text_tokens"] == [4, 5, None]
+
+
+def test_known_vectors_are_used_instead_of_encoding() -> None:
+    calls: list[list[str]] = []
+
+    class Recording:
+        model_id = "recording"
+
+        def encode(self, texts: list[str]) -> Any:
+            calls.append(texts)
+            return metrics.encoder("static").encode(texts)
+
+    stored = [0.5] * 256
+    vectors, hashes = metrics.embed_unique(
+        Recording(), ["seen before", "new text", "seen before"], [stored, None, stored]
+    )
+    assert calls == [["new text"]]
+    assert vectors[0] is not None
+    assert vectors[0].tolist() == stored
+    assert hashes[0] == hashes[2] == metrics.text_hash("seen before")

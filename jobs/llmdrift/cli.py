@@ -233,6 +233,14 @@ def score(
     aws_region: Annotated[
         str | None, typer.Option(help="AWS region for --text-backend comprehend (default: AWS config).")
     ] = None,
+    reuse_days: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Reuse stored vectors of identical texts from this many days back; 0 turns it off"
+            " (default: 0 for static, 7 for minilm).",
+        ),
+    ] = None,
     master: MasterOpt = "local[*]",
     conf: ConfOpt = None,
 ) -> None:
@@ -252,6 +260,7 @@ def score(
             rescore,
             text_backend,
             aws_region,
+            reuse_days,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -23,7 +23,8 @@ from llmdrift import schemas, tables
 from llmdrift.bedrock.layout import hours
 from llmdrift.ingest.job import RunContext
 from llmdrift.ingest.transform import keep_first
-from llmdrift.score.metrics import REGISTRY, score_rows
+from llmdrift.score.metrics import MAX_TEXT_CHARS, REGISTRY, ROLES, score_rows
+from llmdrift.score.models import embedder_id
 from llmdrift.storage import Storage, join, normalize, storage_for
 
 METRICS_VERSION = "1"
@@ -62,16 +63,27 @@ class ScoreConfig:
     rescore: bool = False
     text_backend: str = "local"  # sentiment and toxicity: "local" models or "comprehend"
     aws_region: str | None = None
+    # Reuse stored vectors of identical texts from this many days before the window. Default: off for the
+    # static embedder (encoding is cheaper than the lookup, README), 7 days for MiniLM.
+    reuse_days: int | None = None
 
     def __post_init__(self) -> None:
         if self.embedder not in ("static", "minilm"):
             raise ValueError(f"embedder must be static or minilm, got {self.embedder!r}")
+        if self.reuse_days is not None and self.reuse_days < 0:
+            raise ValueError(f"reuse_days must be >= 0, got {self.reuse_days}")
         if self.text_backend not in ("local", "comprehend"):
             raise ValueError(f"text backend must be local or comprehend, got {self.text_backend!r}")
         if (self.start is None) != (self.end is None):
             raise ValueError("give both start and end, or neither")
         if self.start and self.end and self.start >= self.end:
             raise ValueError("window start is not before end")
+
+    @property
+    def reuse_window_days(self) -> int:
+        if self.reuse_days is not None:
+            return self.reuse_days
+        return 0 if self.embedder == "static" else 7
 
     @property
     def scorer_version(self) -> str:
@@ -86,6 +98,7 @@ class ScoreResult:
     invocations: int = 0
     scored: int = 0
     reused: int = 0
+    vectors_reused: int = 0
     flagged_texts: int = 0
     seconds: float = 0.0
     outputs: dict[str, str] = field(default_factory=dict)
@@ -94,7 +107,8 @@ class ScoreResult:
         rate = self.scored / self.seconds if self.seconds else 0.0
         return (
             f"{self.invocations:,} invocations in {len(self.partitions)} partitions: {self.scored:,} scored"
-            f" ({rate:,.0f}/s), {self.reused:,} already scored, {self.flagged_texts:,} texts flagged"
+            f" ({rate:,.0f}/s), {self.reused:,} already scored, {self.vectors_reused:,} text vectors reused,"
+            f" {self.flagged_texts:,} texts flagged"
         )
 
 
@@ -108,6 +122,7 @@ def output_schema(metrics_schema: schemas.TableSchema) -> pa.Schema:
         pa.field("completion_hash", pa.string()),
         pa.field("source_file", pa.string()),
         pa.field("source_line", pa.int32()),
+        pa.field("reused_vectors", pa.int32()),
     ]
     return pa.schema([f.with_nullable(True) for f in fields] + extra)
 
@@ -206,6 +221,8 @@ def run(spark: Any, config: ScoreConfig, context: RunContext, log: Log = print) 
         f"[score {context.run_id}] {len(parts)} partitions, scorer {version},"
         f" {len(REGISTRY.metrics)} metrics  [{time.monotonic() - t0:.1f}s]"
     )
+    if config.reuse_window_days:
+        todo = _with_known_vectors(spark, storage, warehouse, todo, parts, config, emb_s)
     # Hour partitions differ a lot in size: spread the rows evenly over the cores before the Python work.
     todo = todo.repartition(spark.sparkContext.defaultParallelism * 4)
     scored = todo.mapInArrow(score_batches(config), from_arrow_schema(output_schema(met_s))).persist(
@@ -218,14 +235,17 @@ def run(spark: Any, config: ScoreConfig, context: RunContext, log: Log = print) 
                 "flags"
             ),
             F.sort_array(F.collect_set(F.struct("dt", "hour"))).alias("parts"),
+            F.sum("reused_vectors").alias("vectors_reused"),
         ).first()
+        result.vectors_reused = int(stats["vectors_reused"] or 0)
         result.invocations = inv.count()
         result.scored, result.flagged_texts = int(stats["n"]), int(stats["flags"] or 0)
         result.reused = result.invocations - result.scored
         touched = [(p["dt"], p["hour"]) for p in stats["parts"]]
         result.partitions = [f"{dt}/{hour:02d}" for dt, hour in touched]
         log(
-            f"  scored {result.scored:,} invocations ({result.reused:,} already scored)"
+            f"  scored {result.scored:,} invocations ({result.reused:,} already scored,"
+            f" {result.vectors_reused:,} text vectors reused from earlier runs)"
             f"  [{time.monotonic() - t0:.1f}s]"
         )
         if touched:
@@ -242,6 +262,52 @@ def run(spark: Any, config: ScoreConfig, context: RunContext, log: Log = print) 
         storage.write_bytes(join(warehouse, STATE_FILE), json.dumps(payload, indent=2).encode())
     log(f"  {result.summary()}")
     return result
+
+
+def _with_known_vectors(
+    spark: Any,
+    storage: Storage,
+    warehouse: str,
+    todo: Any,
+    parts: list[tuple[str, int]],
+    config: ScoreConfig,
+    emb_s: schemas.TableSchema,
+) -> Any:
+    """``todo`` plus ``{role}_known_vector``: the stored vector of an identical text (same embedding model)
+    from the window's days and ``reuse_days`` before them, so that text is not embedded again.
+
+    Only the hashes this run needs are looked up (a broadcast semi-join), so stored vectors are not shuffled.
+    """
+    from pyspark.sql import functions as F
+
+    first = datetime.strptime(min(p[0] for p in parts), "%Y-%m-%d")
+    last = datetime.strptime(max(p[0] for p in parts), "%Y-%m-%d")
+    days = [
+        (first + timedelta(days=d)).strftime("%Y-%m-%d")
+        for d in range(-config.reuse_window_days, (last - first).days + 1)
+    ]
+    stored = tables.read(spark, storage, warehouse, emb_s, [(d,) for d in days])
+    stored = stored.filter(F.col("embedding_model") == embedder_id(config.embedder))
+
+    def text_hash(role: str) -> Any:  # as metrics.text_hash, on the text as scored (first MAX_TEXT_CHARS)
+        return F.sha1(F.encode(F.substring(f"{role}_text", 1, MAX_TEXT_CHARS), "UTF-8"))
+
+    hashed = todo.select("*", *[text_hash(r).alias(f"_{r}_hash") for r in ROLES])
+    needed = hashed.select(F.explode(F.array(*[f"_{r}_hash" for r in ROLES])).alias("text_hash")).distinct()
+    known = (
+        stored.join(F.broadcast(needed), "text_hash", "left_semi")
+        .select("text_hash", "vector")
+        .dropDuplicates(["text_hash"])
+    )
+    for role in ROLES:
+        hashed = hashed.join(
+            known.select(
+                F.col("text_hash").alias(f"_{role}_hash"), F.col("vector").alias(f"{role}_known_vector")
+            ),
+            f"_{role}_hash",
+            "left",
+        )
+    return hashed.drop(*[f"_{r}_hash" for r in ROLES])
 
 
 def _write(

@@ -348,16 +348,24 @@ def prepare(text: Any) -> tuple[str | None, int | None, list[str]]:
     return value, len(value), []
 
 
-def embed_unique(enc: Encoder, texts: list[str | None]) -> tuple[list[Vectors | None], list[str | None]]:
-    """Vectors and hashes, each distinct non-empty text encoded once."""
+def embed_unique(
+    enc: Encoder, texts: list[str | None], known: list[Any] | None = None
+) -> tuple[list[Vectors | None], list[str | None]]:
+    """Vectors and hashes, each distinct non-empty text encoded once; a text whose vector is ``known``
+    (stored by an earlier run, same model, looked up by hash) is not encoded at all."""
     hashes = [text_hash(t) if t and t.strip() else None for t in texts]
+    lookup: dict[str, Any] = {}
+    for h, vector in zip(hashes, known or [None] * len(texts), strict=True):
+        if h is not None and vector is not None:
+            lookup[h] = np.asarray(vector, dtype=np.float32)
     unique: dict[str, str] = {}
     for t, h in zip(texts, hashes, strict=True):
-        if h is not None and h not in unique:
+        if h is not None and h not in lookup and h not in unique:
             unique[h] = t  # type: ignore[assignment]
     keys = list(unique)
-    matrix = enc.encode([unique[k][:EMBED_CHARS] for k in keys])
-    lookup = {k: matrix[i] for i, k in enumerate(keys)}
+    if keys:
+        matrix = enc.encode([unique[k][:EMBED_CHARS] for k in keys])
+        lookup.update({k: matrix[i] for i, k in enumerate(keys)})
     return [lookup[h] if h is not None else None for h in hashes], hashes
 
 
@@ -394,10 +402,15 @@ def score_rows(
     if any(f.uses_embeddings for f in REGISTRY.families):
         batch.encoder = encoder(embedder)
         for role in ROLES:
-            batch.vectors[role], out[f"{role}_hash"] = embed_unique(batch.encoder, texts[role])
+            known = rows.get(f"{role}_known_vector")
+            batch.vectors[role], out[f"{role}_hash"] = embed_unique(batch.encoder, texts[role], known)
         openings = [refusal.opening(t) if t else None for t in texts["completion"]]
         batch.vectors["opening"], _ = embed_unique(batch.encoder, openings)
         out["embedding_model"] = [batch.encoder.model_id] * n
+        out["reused_vectors"] = [
+            sum(1 for role in ROLES if (rows.get(f"{role}_known_vector") or [None] * n)[i] is not None)
+            for i in range(n)
+        ]
     for family in REGISTRY.families:
         out.update(family.compute(batch))
     for role in ROLES:

@@ -117,6 +117,14 @@ def _normalize(vectors: Vectors) -> Vectors:
     return unit
 
 
+def embedder_id(name: str) -> str:
+    """The model id an embedder writes into the tables, without loading it."""
+    ids = {"static": StaticEncoder.model_id, "minilm": MiniLMEncoder.model_id}
+    if name not in ids:
+        raise ModelError(f"unknown embedding model {name!r} (static or minilm)")
+    return ids[name]
+
+
 @cache
 def encoder(name: str = "static") -> Encoder:
     """The named encoder, loaded once per process (Spark reuses its Python workers)."""
