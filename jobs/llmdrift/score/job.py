@@ -298,6 +298,8 @@ def _with_known_vectors(
         stored.join(F.broadcast(needed), "text_hash", "left_semi")
         .select("text_hash", "vector")
         .dropDuplicates(["text_hash"])
+        # materialised now, cut from the files it came from: this run overwrites some of them
+        .localCheckpoint(eager=True)
     )
     for role in ROLES:
         hashed = hashed.join(
