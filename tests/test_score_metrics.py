@@ -217,7 +217,7 @@ def test_a_huge_text_is_scored_on_its_opening_and_flagged() -> None:
     out = score(prompt=huge)
     assert out["quality_flags"] == ["prompt_text:truncated"]
     assert out["prompt_text_chars"] == len(huge)
-    assert out["prompt_text_words"] == len(huge[:MAX_TEXT_CHARS].split())
+    assert out["prompt_text_words"] == len(huge.split())  # counted over the whole text
     assert out["prompt_vector"] is not None
     assert out["prompt_sentiment_compound"] is not None
 
@@ -281,3 +281,22 @@ def test_known_vectors_are_used_instead_of_encoding() -> None:
     assert vectors[0] is not None
     assert vectors[0].tolist() == stored
     assert hashes[0] == hashes[2] == metrics.text_hash("seen before")
+
+
+def test_the_metrics_schema_file_matches_the_registry() -> None:
+    from llmdrift import schemas
+
+    columns = {c.name: c for c in schemas.load("invocation_metrics").columns}
+    for metric in REGISTRY.metrics:
+        assert metric.column in columns, metric.column
+        assert columns[metric.column].type == metric.type, metric.column
+        assert columns[metric.column].description == metric.description, metric.column
+
+
+def test_words_count_the_whole_text_and_redaction_reads_all_of_it() -> None:
+    from llmdrift.score import pii
+
+    huge = "word " * 5000  # 25,000 characters: scored on its opening, counted in full
+    assert score(prompt=huge)["prompt_text_words"] == 5000
+    tail = "x" * 100_000 + " mail john@example.com"
+    assert pii.redact(tail).endswith("mail [EMAIL]")

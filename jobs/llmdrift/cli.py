@@ -297,6 +297,91 @@ def quality(
         _log(f"figures written to {output}")
 
 
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML config: price override, profile mapping, alerts, CloudWatch."),
+]
+
+
+def _settings(config: Path | None) -> Any:
+    from llmdrift.aggregate.config import ConfigError, load
+
+    try:
+        return load(config)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from None
+
+
+@app.command()
+def aggregate(
+    warehouse: Annotated[str, typer.Option(help="Warehouse root holding invocations and their metrics.")],
+    start: Annotated[
+        str | None,
+        typer.Option(help="First day, yyyy-MM-dd (default: the days ingest wrote since the last run)."),
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="Day after the last, yyyy-MM-dd (exclusive).")] = None,
+    config: ConfigOpt = None,
+    master: MasterOpt = "local[*]",
+    conf: ConfOpt = None,
+) -> None:
+    """Cost per invocation; usage, cost and quality per hour/day, model, caller; templates, anomalies, alerts.
+
+    Rerunning a window with a new price table (--config with [pricing] override) re-prices it."""
+    from llmdrift.aggregate.job import AggregateConfig, AggregateError
+    from llmdrift.aggregate.job import run as run_aggregate
+    from llmdrift.cost.prices import PriceError
+    from llmdrift.ingest.job import RunContext
+
+    settings = _settings(config)
+    try:
+        cfg = AggregateConfig(
+            warehouse,
+            parse_day(start, "--start") if start else None,
+            parse_day(end, "--end") if end else None,
+            settings,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    spark = _spark(master, conf)
+    try:
+        result = run_aggregate(spark, cfg, RunContext.create("aggregate"), log=_log)
+    except (AggregateError, PriceError) as exc:
+        _err(str(exc))
+        raise typer.Exit(1) from None
+    for name, uri in result.outputs.items():
+        _log(f"  {name:<18} {uri}")
+
+
+@app.command()
+def prices(
+    override: Annotated[
+        Path | None, typer.Option(help="A price override CSV to validate with the table.")
+    ] = None,
+    profiles: Annotated[
+        Path | None, typer.Option(help="An application-profile mapping CSV to validate.")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Only rows of base models containing this text.")] = None,
+) -> None:
+    """List and validate the price table (and a user's override and profile files)."""
+    from llmdrift.cost.prices import PriceError, load_prices, load_profiles
+
+    try:
+        table = load_prices(override=override)
+        mapping = load_profiles(profiles)
+    except PriceError as exc:
+        _err(str(exc))
+        raise typer.Exit(1) from None
+    for line in table.summary():
+        _log(line)
+    _log(f"{len(mapping)} application profile mappings")
+    for row in table.rows:
+        if model is None or model in row.base_model_id:
+            typer.echo(
+                f"{row.base_model_id:<48} {row.source_region:<10} {row.endpoint_scope:<9} {row.token_class:<11}"
+                f" {row.usd_per_1k:>10.6f}  {row.effective_from}..{row.effective_to or ''}  {row.status:<10} {row.origin}"
+            )
+
+
 @app.command("run")
 def run_all(
     logs: Annotated[str, typer.Option(help="Log root (bucket/prefix above AWSLogs/).")],
@@ -306,10 +391,14 @@ def run_all(
     ] = None,
     end: Annotated[str | None, typer.Option(help="Ingest window end, exclusive, UTC.")] = None,
     redact_pii: RedactOpt = False,
+    config: ConfigOpt = None,
     master: MasterOpt = "local[*]",
     conf: ConfOpt = None,
 ) -> None:
-    """Every job in order: ingest, then score what ingest wrote."""
+    """Every job in order: ingest, score what ingest wrote, then aggregate its days."""
+    from llmdrift.aggregate.job import AggregateConfig, AggregateError
+    from llmdrift.aggregate.job import run as run_aggregate
+    from llmdrift.cost.prices import PriceError
     from llmdrift.ingest.job import IngestConfig, IngestError, RunContext
     from llmdrift.ingest.job import run as run_ingest
     from llmdrift.score.job import ScoreConfig, ScoreError
@@ -317,20 +406,32 @@ def run_all(
     from llmdrift.score.models import ModelError
     from llmdrift.storage import StorageError
 
+    settings = _settings(config)
     try:
-        config = IngestConfig(
+        ingest_config = IngestConfig(
             logs, warehouse, parse_time(start, "--start"), parse_time(end, "--end"), redact_pii=redact_pii
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     spark = _spark(master, conf)
     try:
-        ingested = run_ingest(spark, config, RunContext.create(), log=_log)
+        ingested = run_ingest(spark, ingest_config, RunContext.create(), log=_log)
         scored = run_score(spark, ScoreConfig(warehouse), RunContext.create("score"), log=_log)
-    except (IngestError, StorageError, ScoreError, ModelError, NotImplementedError) as exc:
+        aggregated = run_aggregate(
+            spark, AggregateConfig(warehouse, settings=settings), RunContext.create("aggregate"), log=_log
+        )
+    except (
+        IngestError,
+        StorageError,
+        ScoreError,
+        ModelError,
+        AggregateError,
+        PriceError,
+        NotImplementedError,
+    ) as exc:
         _err(str(exc))
         raise typer.Exit(1) from None
-    for name, uri in {**ingested.outputs, **scored.outputs}.items():
+    for name, uri in {**ingested.outputs, **scored.outputs, **aggregated.outputs}.items():
         _log(f"  {name:<18} {uri}")
 
 

@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from llmdrift import schemas, tables
+from llmdrift.aggregate import stats
+from llmdrift.aggregate.config import load as load_settings
+from llmdrift.aggregate.job import AggregateConfig
+from llmdrift.aggregate.job import run as run_aggregate
 from llmdrift.generate.traffic import Change, Scenario
 from llmdrift.generate.writer import write_logs
 from llmdrift.ingest.job import IngestConfig, RunContext, run
@@ -23,6 +27,7 @@ from llmdrift.spark import get_spark
 from llmdrift.storage import normalize, storage_for
 
 DEMO_START = date(2026, 11, 2)
+DEMO_CONFIG = Path(__file__).parent / "aggregate" / "demo.toml"
 DEMO_CHANGES = (Change("topic_shift", 0.3), Change("refusal_rise", 0.12))
 
 
@@ -50,7 +55,7 @@ def run_demo(
         malformed_rate=0.002,
     )
     log(
-        f"[1/2] generate: {days} days of Bedrock invocation logs from {DEMO_START}, changes from"
+        f"[1/4] generate: {days} days of Bedrock invocation logs from {DEMO_START}, changes from"
         f" {scenario.change_from} ({', '.join(f'{c.kind}:{c.strength:g}' for c in DEMO_CHANGES)})"
     )
     stats = write_logs(scenario, storage_for(logs), logs, progress=log)
@@ -59,15 +64,20 @@ def run_demo(
         f"  [{time.monotonic() - t0:.1f}s]"
     )
 
-    log("[2/3] ingest: invocations + quarantine")
+    log("[2/4] ingest: invocations + quarantine")
     spark = get_spark(master)
     start = datetime(DEMO_START.year, DEMO_START.month, DEMO_START.day, tzinfo=UTC)
     config = IngestConfig(logs, warehouse, start=start, end=start + timedelta(days=days, hours=1))
     result = run(spark, config, RunContext.create(), log=log)
-    log("[3/3] score: invocation_metrics + embeddings")
+    log("[3/4] score: invocation_metrics + embeddings")
     scored = run_score(spark, ScoreConfig(warehouse), RunContext.create("score"), log=log)
+    log("[4/4] aggregate: invocation_costs, usage_hourly/daily, template_daily, anomalies, alerts")
+    settings = load_settings(DEMO_CONFIG)
+    aggregated = run_aggregate(
+        spark, AggregateConfig(warehouse, settings=settings), RunContext.create("aggregate"), log=log
+    )
     _summarise(spark, warehouse, log)
-    outputs = {"logs": logs, **result.outputs, **scored.outputs}
+    outputs = {"logs": logs, **result.outputs, **scored.outputs, **aggregated.outputs}
     log(f"done in {time.monotonic() - t0:.1f}s. Written:")
     for name, uri in outputs.items():
         log(f"  {name:<12} {uri}")
@@ -94,23 +104,38 @@ def _summarise(spark: Any, warehouse: str, log: Callable[[str], None]) -> None:
         log(
             f"    {row['dt']}  {row['n']:>6,} invocations  {row['errors']:>4} errors  {row['guardrail']:>4} guardrail"
         )
-    metrics = tables.read(spark, storage, warehouse, schemas.load("invocation_metrics"))
-    log("  quality per day (refusal rate, toxic prompts, mean completion sentiment, prompts with PII):")
+    daily = tables.read(spark, storage, warehouse, schemas.load("usage_daily"))
+    log("  cost and quality per day (usage_daily; refusal ratio with its 95% interval):")
     for row in (
-        metrics.groupBy("dt")
+        daily.groupBy("dt")
         .agg(
-            F.avg(F.col("completion_refusal_flag").cast("double")).alias("refusal"),
-            F.avg(F.col("prompt_toxicity_flag").cast("double")).alias("toxic"),
-            F.avg("completion_sentiment_compound").alias("sentiment"),
-            F.avg((F.col("prompt_pii_count") > 0).cast("double")).alias("pii"),
+            F.sum("cost_usd").alias("cost"),
+            F.sum("refusals").alias("refusals"),
+            F.sum("scored").alias("scored"),
+            F.sum("completion_sentiment_sum").alias("sent"),
+            F.sum("completion_sentiment_n").alias("sent_n"),
+            F.sum("pii_prompts").alias("pii"),
         )
         .orderBy("dt")
         .collect()
     ):
+        low, high = stats.wilson(int(row["refusals"]), int(row["scored"]))
         log(
-            f"    {row['dt']}  refusal {row['refusal'] or 0:6.1%}  toxic {row['toxic'] or 0:6.1%}"
-            f"  sentiment {row['sentiment'] or 0:+.2f}  PII {row['pii'] or 0:6.1%}"
+            f"    {row['dt']}  ${row['cost'] or 0:>7,.2f}  refusal {row['refusals'] / max(row['scored'], 1):6.1%}"
+            f" [{low or 0:.1%}, {high or 0:.1%}]  sentiment {(row['sent'] or 0) / max(row['sent_n'], 1):+.2f}"
+            f"  PII {row['pii'] / max(row['scored'], 1):5.1%}"
         )
+    anomalies = tables.read(spark, storage, warehouse, schemas.load("anomalies"))
+    log("  anomalies, whole traffic, daily (robust z against the prior days):")
+    for row in (
+        anomalies.filter((F.col("grain") == "daily") & (F.col("slice_type") == "all")).orderBy("dt").collect()
+    ):
+        log(
+            f"    {row['dt']}  {row['metric']:<26} {row['value']:>9.3f} vs {row['expected']:>9.3f} expected"
+            f"  z {row['score']:+.1f}"
+        )
+    for row in tables.read(spark, storage, warehouse, schemas.load("alerts")).orderBy("dt", "rule").collect():
+        log(f"  alert: {row['message']}")
     log("  top callers:")
     for row in inv.groupBy("caller_name").count().orderBy(F.desc("count"), "caller_name").limit(5).collect():
         log(f"    {row['caller_name']:<24} {row['count']:>6,}")

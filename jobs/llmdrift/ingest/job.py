@@ -360,3 +360,22 @@ def main(argv: list[str] | None = None) -> int:
     from llmdrift.cli import main as cli_main
 
     return cli_main(["ingest", *(argv or [])])
+
+
+def written_since(
+    spark: Any, storage: Storage, warehouse: str, state_file: str
+) -> tuple[list[str], str | None]:
+    """Partitions (``yyyy-MM-dd/HH``) that ingest runs wrote since the run recorded in a downstream job's
+    state file, and the newest such run's finish time (ISO, UTC) for that job to record when it is done."""
+    runs = tables.read(spark, storage, warehouse, schemas.load("ingest_runs"))
+    state_uri = join(warehouse, state_file)
+    since = None
+    if storage.exists(state_uri):
+        since = json.loads(storage.read_bytes(state_uri)).get("last_ingest_finished_at")
+    if since:
+        runs = runs.filter(runs.finished_at > datetime.fromisoformat(since))
+    rows = runs.select("partitions_written", "finished_at").collect()
+    parts = sorted({p for r in rows for p in (r["partitions_written"] or "").split(",") if p})
+    newest = max((r["finished_at"] for r in rows), default=None)
+    # collect() gives naive local times: astimezone reads them as local, as PySpark made them
+    return parts, newest.astimezone(UTC).isoformat() if newest else since

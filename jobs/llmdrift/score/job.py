@@ -14,17 +14,17 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from llmdrift import schemas, tables
 from llmdrift.bedrock.layout import hours
-from llmdrift.ingest.job import RunContext
+from llmdrift.ingest.job import RunContext, written_since
 from llmdrift.ingest.transform import keep_first
 from llmdrift.score.metrics import MAX_TEXT_CHARS, REGISTRY, ROLES, score_rows
-from llmdrift.score.models import embedder_id
+from llmdrift.score.models import embedder_id, encoder
 from llmdrift.storage import Storage, join, normalize, storage_for
 
 METRICS_VERSION = "1"
@@ -40,8 +40,6 @@ INPUT_COLUMNS = (
     "guardrail_intervened",
     "input_tokens",
     "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
     "source_file",
     "source_line",
     "dt",
@@ -179,17 +177,8 @@ def _partitions_to_score(
     """(partitions, newest ingest run seen) for this run."""
     if config.start and config.end:
         return [(h.strftime("%Y-%m-%d"), h.hour) for h in hours(config.start, config.end)], None
-    runs = tables.read(spark, storage, warehouse, schemas.load("ingest_runs"))
-    state_uri = join(warehouse, STATE_FILE)
-    since = None
-    if storage.exists(state_uri):
-        since = json.loads(storage.read_bytes(state_uri)).get("last_ingest_finished_at")
-    if since:
-        runs = runs.filter(runs.finished_at > datetime.fromisoformat(since))
-    rows = runs.select("partitions_written", "finished_at").collect()
-    parts = {(p[:10], int(p[11:13])) for r in rows for p in (r["partitions_written"] or "").split(",") if p}
-    newest = max((r["finished_at"] for r in rows), default=None)
-    return sorted(parts), newest.replace(tzinfo=UTC).isoformat() if newest else since
+    written, newest = written_since(spark, storage, warehouse, STATE_FILE)
+    return sorted({(p[:10], int(p[11:13])) for p in written}), newest
 
 
 def run(spark: Any, config: ScoreConfig, context: RunContext, log: Log = print) -> ScoreResult:
@@ -207,10 +196,11 @@ def run(spark: Any, config: ScoreConfig, context: RunContext, log: Log = print) 
     )
     t0 = time.monotonic()
     parts, newest_ingest = _partitions_to_score(spark, storage, warehouse, config)
-    inv = tables.read(spark, storage, warehouse, inv_s, parts) if parts else None
-    if inv is None or not parts:
+    if not parts:
         log("nothing to score: no new invocation partitions")
         return result
+    inv = tables.read(spark, storage, warehouse, inv_s, parts)
+    encoder(config.embedder)  # fails here, with a clear message, if the model is missing
     version = config.scorer_version
     stored = tables.read(spark, storage, warehouse, met_s, parts)
     todo = inv.select(*INPUT_COLUMNS)
@@ -364,7 +354,9 @@ def _write(
             "source_line",
             F.concat(F.lit("text_"), kind).alias("reason_code"),
             F.when(kind == "binary", F.lit("text looks binary; its model metrics are null"))
-            .otherwise(F.lit("text is very long; it was scored on its first 20,000 characters"))
+            .otherwise(
+                F.lit("text over 20,000 characters: lengths count all of it, model metrics read its opening")
+            )
             .alias("reason"),
             field_.alias("field"),
             "request_id",

@@ -13,7 +13,6 @@ that looks binary (over 10% control or replacement characters) gets null model m
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,7 +50,7 @@ class Batch:
     """One batch of invocations, texts prepared, plus the shared embeddings."""
 
     texts: dict[str, list[str | None]]  # role -> prepared text (None when null or binary)
-    raw_lengths: dict[str, list[int | None]]
+    prepared: dict[str, list[Prepared]]  # role -> lengths and flags of the whole texts
     flags: list[list[str]]
     stop_reason: list[str | None]
     guardrail: list[bool | None]
@@ -115,8 +114,8 @@ def _per_role(fn: Callable[[str | None], Any], batch: Batch, role: str) -> list[
 def _text_stats(batch: Batch) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for role in ROLES:
-        out[f"{role}_text_chars"] = batch.raw_lengths[role]
-        out[f"{role}_text_words"] = _per_role(lambda t: None if t is None else len(t.split()), batch, role)
+        out[f"{role}_text_chars"] = [p.chars for p in batch.prepared[role]]
+        out[f"{role}_text_words"] = [p.words for p in batch.prepared[role]]
     out["prompt_text_tokens"] = batch.input_tokens
     out["completion_text_tokens"] = batch.output_tokens
     return out
@@ -143,7 +142,6 @@ def _sentiment(batch: Batch) -> dict[str, list[Any]]:
 
 
 def _toxicity(batch: Batch) -> dict[str, list[Any]]:
-    model = profanity_model()
     out: dict[str, list[Any]] = {}
     for role in ROLES:
         texts = batch.texts[role]
@@ -153,7 +151,7 @@ def _toxicity(batch: Batch) -> dict[str, list[Any]]:
         if batch.backend == "comprehend":
             scores = comprehend_scorer(batch.region).toxicity(texts)
         elif idx:
-            lexical = model.predict_prob(heads)
+            lexical = profanity_model().predict_prob(heads)
             vectors = batch.vectors.get(role)
             exemplar = np.zeros(len(idx), dtype=np.float32)
             if vectors is not None and batch.encoder is not None:
@@ -336,16 +334,24 @@ def looks_binary(text: str) -> bool:
     return odd / len(sample) > 0.10
 
 
-def prepare(text: Any) -> tuple[str | None, int | None, list[str]]:
-    """(text to score, original length, flags) for one raw value."""
-    if text is None or (isinstance(text, float) and math.isnan(text)):
-        return None, None, []
-    value = str(text)
+@dataclass(frozen=True)
+class Prepared:
+    text: str | None  # what the model metrics read (None when null or binary)
+    chars: int | None  # of the whole text
+    words: int | None  # of the whole text (None when null or binary)
+    flags: tuple[str, ...] = ()
+
+
+def prepare(value: str | None) -> Prepared:
+    """One raw text: a null stays null; binary-looking text gets no model input; a huge one is cut."""
+    if value is None:
+        return Prepared(None, None, None)
     if looks_binary(value):
-        return None, len(value), ["binary"]
+        return Prepared(None, len(value), None, ("binary",))
+    words = len(value.split())
     if len(value) > MAX_TEXT_CHARS:
-        return value[:MAX_TEXT_CHARS], len(value), ["truncated"]
-    return value, len(value), []
+        return Prepared(value[:MAX_TEXT_CHARS], len(value), words, ("truncated",))
+    return Prepared(value, len(value), words)
 
 
 def embed_unique(
@@ -379,17 +385,16 @@ def score_rows(
     """
     n = len(rows["request_id"])
     texts: dict[str, list[str | None]] = {}
-    lengths: dict[str, list[int | None]] = {}
+    prepared: dict[str, list[Prepared]] = {}
     flags: list[list[str]] = [[] for _ in range(n)]
     for role in ROLES:
-        prepared = [prepare(v) for v in rows[f"{role}_text"]]
-        texts[role] = [p[0] for p in prepared]
-        lengths[role] = [p[1] for p in prepared]
-        for i, p in enumerate(prepared):
-            flags[i].extend(f"{role}_text:{flag}" for flag in p[2])
+        prepared[role] = [prepare(v) for v in rows[f"{role}_text"]]
+        texts[role] = [p.text for p in prepared[role]]
+        for i, p in enumerate(prepared[role]):
+            flags[i].extend(f"{role}_text:{flag}" for flag in p.flags)
     batch = Batch(
         texts,
-        lengths,
+        prepared,
         flags,
         rows["stop_reason"],
         rows["guardrail_intervened"],
@@ -407,10 +412,8 @@ def score_rows(
         openings = [refusal.opening(t) if t else None for t in texts["completion"]]
         batch.vectors["opening"], _ = embed_unique(batch.encoder, openings)
         out["embedding_model"] = [batch.encoder.model_id] * n
-        out["reused_vectors"] = [
-            sum(1 for role in ROLES if (rows.get(f"{role}_known_vector") or [None] * n)[i] is not None)
-            for i in range(n)
-        ]
+        known = [rows.get(f"{role}_known_vector") or [None] * n for role in ROLES]
+        out["reused_vectors"] = [sum(k[i] is not None for k in known) for i in range(n)]
     for family in REGISTRY.families:
         out.update(family.compute(batch))
     for role in ROLES:

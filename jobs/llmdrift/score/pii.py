@@ -88,9 +88,10 @@ PII_TYPES = tuple(d.kind for d in DETECTORS)
 _PLACEHOLDER = re.compile(r"\[(" + "|".join(k.upper() for k in PII_TYPES) + r")\]")
 
 
-def find(text: str) -> list[tuple[str, int, int]]:
-    """(type, start, end) of every match, earlier detectors winning overlaps (a card is not also a phone)."""
-    scan = text[:MAX_SCAN_CHARS]
+def find(text: str, limit: int | None = MAX_SCAN_CHARS) -> list[tuple[str, int, int]]:
+    """(type, start, end) of every match in the first ``limit`` characters (None: all), earlier detectors
+    winning overlaps (a card is not also a phone)."""
+    scan = text if limit is None else text[:limit]
     taken: list[tuple[int, int]] = []
     found: list[tuple[str, int, int]] = []
     for detector in DETECTORS:
@@ -121,7 +122,7 @@ def redact(text: str | None) -> str | None:
     if text is None:
         return None
     out, last = [], 0
-    for kind, start, end in find(text):
+    for kind, start, end in find(text, limit=None):  # redaction reads the whole text
         if start < last:
             continue
         out.append(text[last:start])

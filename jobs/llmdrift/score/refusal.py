@@ -35,9 +35,8 @@ STOP_REASONS = frozenset({"guardrail_intervened", "content_filtered", "refusal"}
 
 _I = r"(?:i|we)"
 _CANT = (
-    r"(?:can'?t|cannot|can not|won'?t|will not|(?:am|'m|are|'re) (?:not able|unable)|must|have to|need to|"
-    r"'d rather not|would rather not|'d prefer not to|would prefer not to|"
-    r"(?:'ll|will|'d|would|'m going to|am going to) have to)"
+    r"(?:can'?t|cannot|can not|won'?t|will not|(?:am|'m|are|'re) (?:not able|unable)|"
+    r"'d rather not|would rather not|'d prefer not to|would prefer not to)"
 )
 _VERBS = (
     r"(?:help|assist|provide|fulfil+|comply|create|write|generate|share|give|do|support|offer|produce|engage|"
@@ -64,7 +63,6 @@ _PHRASES = re.compile(
             r"\b(?:outside|beyond) (?:what (?:i|we)(?:'m| am| are) (?:permitted|allowed|able)|my (?:guidelines|scope|remit))",
             r"\b(?:i|we)(?:'m| am|'ll| will) (?:going to |have to )?pass on\b",
             r"\b(?:hard|firm) no\b",
-            r"\b(?:i|we)(?:'d| would) have to (?:say no|decline|pass)\b",
             r"\b(?:i|we)(?:'ll| will) (?:have to )?(?:pass on|sit this one out)\b",
             r"\bunable to (?:assist|help|provide|comply|fulfil+|process|complete|answer) (?:you |with |this|that|your)",
             r"\b(?:goes|go|is|are|would be) against (?:my|our|the) (?:guidelines|policies|policy|principles|usage)",
@@ -73,7 +71,9 @@ _PHRASES = re.compile(
             r"\bthe model cannot answer\b",
             r"\bi (?:can'?t|cannot) fulfil+\b",
             r"\bthis (?:request|content) (?:has been|was) (?:blocked|filtered)\b",
-            r"\bi (?:must|have to|need to) (?:respectfully )?decline\b",
+            # "must / have to" only with a verb of declining: "we need to create a venv" is not a refusal
+            rf"\b{_I}(?:'ll| will|'d| would|'m going to| am going to)? (?:must|have to|need to)"
+            r" (?:respectfully )?(?:decline|refuse|pass|say no)\b",
             r"\bi(?:'m| am) (?:not able|unable) to (?:do|help|provide|assist|comply|create|share)\b",
         ]
     ),
@@ -82,7 +82,8 @@ _PHRASES = re.compile(
 # Every phrase above contains one of these words; the phrases are only looked for around them, which spares
 # the big pattern most of the text (same matches, a fraction of the time).
 _TRIGGER = re.compile(
-    r"n't|\bnot\b|cannot|unable|must|have to|need to|sorry|afraid|declin|refus|against|violat|\bno\b|"
+    r"n't|\bcant\b|\bwont\b|\bnot\b|cannot|unable|must|have to|need to|sorry|afraid|declin|refus|against|"
+    r"violat|\bno\b|"
     r"pass on|sit this|outside|beyond|blocked|filtered",
     re.IGNORECASE,
 )
@@ -177,18 +178,15 @@ def phrase_score(text: str | None) -> float:
 
 
 def _candidate_phrases(scan: str) -> list[re.Match[str]]:
-    """``_PHRASES`` matches in windows around trigger words, in order, each once."""
-    found: dict[int, re.Match[str]] = {}
-    searched_to = 0
+    """``_PHRASES`` matches within ``TRIGGER_REACH`` of a trigger word (windows merged), in order."""
+    windows: list[list[int]] = []
     for t in _TRIGGER.finditer(scan):
-        lo = max(searched_to, t.start() - TRIGGER_REACH)
-        hi = min(len(scan), t.end() + TRIGGER_REACH)
-        if hi <= lo:
-            continue
-        for m in _PHRASES.finditer(scan, lo, hi):
-            found.setdefault(m.start(), m)
-        searched_to = hi
-    return [found[k] for k in sorted(found)]
+        lo, hi = max(0, t.start() - TRIGGER_REACH), min(len(scan), t.end() + TRIGGER_REACH)
+        if windows and lo <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], hi)
+        else:
+            windows.append([lo, hi])
+    return [m for lo, hi in windows for m in _PHRASES.finditer(scan, lo, hi)]
 
 
 def _is_caveat(sentence: str) -> bool:

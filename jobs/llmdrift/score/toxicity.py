@@ -27,37 +27,52 @@ SCAN_CHARS = 2500
 CURLY_APOSTROPHE = "\u2019"
 
 _YOU = r"(?:you|your|ya|u)"
-_PATTERNS = re.compile(
+_TARGET = r"(?:you|your|ya|u|him|her|them|every one of you|all of you|each of you|somebody|someone)"
+_GROUP_SLUR = r"(?:vermin|animals|rats|parasites|cockroaches|subhuman|filth|savages|terrorists)"
+_INSULT = (
+    r"(?:idiot|moron|loser|parasite|weasel|snake|numpty|freak|scum|pig|clown|imbecile|halfwit|"
+    r"waste of (?:space|oxygen|air)|good-for-nothing)"
+)
+# Threats, incitement, doxxing and dehumanisation: each names its target, so ordinary sentences with the same
+# verbs ("I'll break this down", "we will kill the process", "results are garbage") do not match.
+_SEVERE = re.compile(
     "|".join(
         [
-            # threats in the first person
             r"\b(?:i|we)(?:'ll| will|'m going to| am going to|'re going to| are going to| gonna| swear i'll)"
-            r"(?: \w+)? (?:hurt|kill|shoot|stab|smash|burn|hunt|beat|strangle|choke|break|destroy|end|murder|"
-            r"find (?:you|where)|come for|make you pay|make you suffer|show up at)\b",
+            rf"(?: \w+)? (?:hurt|kill|shoot|stab|smash|burn|hunt|beat|strangle|choke|break|destroy|murder|end) {_TARGET}\b",
+            rf"\b(?:i|we)(?:'ll| will|'m going to| am going to|'re going to| are going to| gonna) (?:find {_YOU}|"
+            rf"find where {_YOU}|come for {_YOU}|make {_YOU} (?:pay|suffer)|show up at {_YOU})\b",
             rf"\b(?:i know|we know|i'll find out|i will find out|once i find out) where {_YOU} (?:live|work|sleep)",
-            r"\b(?:watch your back|sleep with one eye open|won'?t be safe|end up in a ditch|coming for you|"
-            r"you'?re dead|you'?ll regret|you will regret|bringing a (?:knife|gun)|run you over)\b",
-            # incitement to self-harm
+            r"\b(?:watch your back|sleep with one eye open|won't be safe|end up in a ditch|coming for you|"
+            r"you're dead|you'll regret|you will regret|bringing a (?:knife|gun)|run you over)\b",
             r"\b(?:kill|off|hang|end) (?:yo)?urself\b|\bkys\b|\bjump off a (?:bridge|cliff|building)\b|"
             r"\bdo (?:us|the world|everyone) (?:all )?a favou?r and\b|\bnobody would miss you\b",
-            # doxxing / pile-ons
             rf"\b(?:posting|post|share|sharing|leak|leaking) {_YOU} (?:address|photos|number|home)\b",
-            # dehumanising a group
-            r"\b(?:are|is) (?:all )?(?:vermin|animals|rats|parasites|cockroaches|subhuman|filth|a plague|"
-            r"a disease|a burden|terrorists|savages|trash|garbage)\b|\bbreed like (?:rats|rabbits|animals)\b",
-            # second-person insults
-            r"\byou(?:'re| are|r)?\b[^.!?\n]{0,40}\b(?:idiot|moron|loser|parasite|weasel|snake|numpty|freak|scum|"
-            r"trash|garbage|pig|clown|imbecile|halfwit|waste of (?:space|oxygen|air)|good-for-nothing|worthless|"
-            r"pathetic|disgusting|stupid|dumb|useless)\b",
+            r"\b(?:people|folks|immigrants|refugees|foreigners|women|men|they|them)"
+            rf" (?:are|is) (?:all |just |nothing but |basically )?(?:{_GROUP_SLUR}|a plague|a burden|trash|garbage)\b",
+            rf"\b(?-i:[A-Z])\w+s are (?:all |just |nothing but )?{_GROUP_SLUR}\b",
+            r"\bbreed like (?:rats|rabbits|animals)\b",
+        ]
+    ),
+    re.IGNORECASE,
+)
+# Second-person insults: "you're a worthless idiot", "you absolute numpty", "shut up, you ...".
+_INSULTING = re.compile(
+    "|".join(
+        [
+            rf"\byou(?:'re| are)\b(?: \w+){{0,4}}? (?:{_INSULT}|trash|garbage|worthless|pathetic|disgusting|stupid|"
+            r"dumb|useless)\b",
+            rf"\byou(?: [\w-]+){{0,2}} {_INSULT}\b",
             r"\b(?:shut up|stop talking|get lost|piss off)\b[^.!?\n]{0,30}\byou\b",
         ]
     ),
     re.IGNORECASE,
 )
-_NEGATION = re.compile(
-    r"\b(?:not|never|no one|nobody|isn't|aren't|wasn't|don't|doesn't|didn't|wouldn't|won't|stop)\b[^.!?\n]{0,30}$",
+_NEGATION_BEFORE = re.compile(
+    r"\b(?:not|never|no one|nobody|isn't|aren't|wasn't|don't|doesn't|didn't|wouldn't)\b[^.!?\n]{0,30}$",
     re.IGNORECASE,
 )
+_NEGATION_INSIDE = re.compile(r"\b(?:not|never)\b|n't\b", re.IGNORECASE)
 _SENTENCE_START = re.compile(r"[.!?\n]")
 
 TOXIC_EXEMPLARS = (
@@ -93,15 +108,18 @@ def pattern_score(text: str | None) -> tuple[float, bool]:
         return 0.0, False
     scan = text[:SCAN_CHARS].replace(CURLY_APOSTROPHE, "'")
     negated = False
-    for m in _PATTERNS.finditer(scan):
-        before = scan[: m.start()]
-        if before.count('"') % 2 == 1 or before.count("\u201c") > before.count("\u201d"):
-            continue  # quoted: someone reporting or discussing it
-        sentence_start = max((e.end() for e in _SENTENCE_START.finditer(scan, 0, m.start())), default=0)
-        if _NEGATION.search(scan[sentence_start : m.end()]):
-            negated = True
-            continue
-        return PATTERN_SCORE, False
+    for pattern, check_inside in ((_SEVERE, False), (_INSULTING, True)):
+        for m in pattern.finditer(scan):
+            before = scan[: m.start()]
+            if before.count('"') % 2 == 1 or before.count("\u201c") > before.count("\u201d"):
+                continue  # quoted: someone reporting or discussing it
+            sentence_start = max((e.end() for e in _SENTENCE_START.finditer(scan, 0, m.start())), default=0)
+            if _NEGATION_BEFORE.search(scan[sentence_start : m.start()]) or (
+                check_inside and _NEGATION_INSIDE.search(m.group(0))
+            ):
+                negated = True
+                continue
+            return PATTERN_SCORE, False
     return 0.0, negated
 
 

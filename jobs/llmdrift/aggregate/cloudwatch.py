@@ -1,0 +1,72 @@
+"""Publish headline daily metrics to Amazon CloudWatch as custom metrics (off by default).
+
+One value per day, base model and metric (``Invocations``, ``Errors``, ``CostUSD``, ``RefusalRatio``,
+``ToxicRate``, ``LatencyP90Ms``), dimension ``Model``, timestamped at the day's start. ``PutMetricData``
+takes at most 1,000 values per call, so values are sent in batches of ``BATCH``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from llmdrift.aggregate.config import AggregateSettings
+from llmdrift.storage import Storage
+
+BATCH = 1000
+METRICS = (
+    ("Invocations", "invocations", "Count"),
+    ("Errors", "errors", "Count"),
+    ("CostUSD", "cost_usd", "None"),
+    ("RefusalRatio", "refusal_ratio", "None"),
+    ("ToxicRate", "toxic_rate", "None"),
+    ("LatencyP90Ms", "latency_p90_ms", "Milliseconds"),
+)
+
+
+def metric_data(series: dict[tuple[str, str, str, int], dict[str, float]]) -> list[dict[str, Any]]:
+    """CloudWatch ``MetricData`` entries for the per-model daily points (NaN values are skipped)."""
+    data = []
+    for (day, slice_type, name, _), point in sorted(series.items()):
+        if slice_type != "model":
+            continue
+        ts = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        for metric, key, unit in METRICS:
+            value = point[key]
+            if value != value:
+                continue
+            data.append(
+                {
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": "Model", "Value": name}],
+                    "Timestamp": ts,
+                    "Value": float(value),
+                    "Unit": unit,
+                }
+            )
+    return data
+
+
+def batches(items: list[dict[str, Any]], size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def publish(client: Any, namespace: str, data: list[dict[str, Any]]) -> int:
+    """Send ``data`` in batches; returns how many values were sent."""
+    for chunk in batches(data):
+        client.put_metric_data(Namespace=namespace, MetricData=chunk)
+    return len(data)
+
+
+def publish_daily(
+    spark: Any, storage: Storage, warehouse: str, days: list[str], settings: AggregateSettings
+) -> int:
+    import boto3
+
+    from llmdrift.aggregate.job import slice_series, usage_rows
+
+    series = slice_series(usage_rows(spark, storage, warehouse, "usage_daily", days), hourly=False)
+    client = boto3.client("cloudwatch", region_name=settings.cloudwatch_region)
+    return publish(client, settings.cloudwatch_namespace, metric_data(series))

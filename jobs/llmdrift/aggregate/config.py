@@ -1,0 +1,159 @@
+"""The aggregate job's configuration file (TOML): price files, anomaly settings, alert rules, CloudWatch.
+
+    [pricing]
+    override = "my-prices.csv"        # optional: rows that take precedence over the shipped price table
+    profiles = "my-profiles.csv"      # optional: application inference profile -> base model
+
+    [anomalies]
+    z = 4.0                           # |robust z| at or above this is an anomaly
+
+    [[alerts]]
+    name = "refusals-high"
+    metric = "refusal_ratio"          # any usage metric: invocations, error_rate, cost_usd, refusal_ratio...
+    above = 0.08                      # or below = ...
+    grain = "daily"                   # or "hourly"
+    model = "anthropic.*"             # optional glob on base_model_id; caller = "..." likewise
+    min_invocations = 50              # optional: ignore slices smaller than this
+
+    [cloudwatch]
+    enabled = false                   # publish daily headline metrics with PutMetricData
+    namespace = "llmdrift"
+
+Relative paths are resolved against the config file's folder. Every error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ALERT_METRICS = (
+    "invocations",
+    "errors",
+    "error_rate",
+    "cost_usd",
+    "unpriced",
+    "latency_p90_ms",
+    "refusal_ratio",
+    "toxic_rate",
+    "pii_rate",
+    "completion_sentiment_mean",
+    "similarity_mean",
+)
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or wrong; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    name: str
+    metric: str
+    threshold: float
+    direction: str  # above | below
+    grain: str = "daily"
+    model: str = "*"
+    caller: str = "*"
+    min_invocations: int = 0
+
+
+@dataclass(frozen=True)
+class AggregateSettings:
+    price_override: Path | None = None
+    profiles: Path | None = None
+    anomaly_z: float = 4.0
+    alerts: tuple[AlertRule, ...] = ()
+    cloudwatch: bool = False
+    cloudwatch_namespace: str = "llmdrift"
+    cloudwatch_region: str | None = None
+    source: str = "(defaults)"
+
+
+def _path(base: Path, value: Any, where: str) -> Path | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a path string")
+    path = Path(value)
+    path = path if path.is_absolute() else base / path
+    if not path.exists():
+        raise ConfigError(f"{where}: file not found: {path}")
+    return path
+
+
+def _rule(raw: Any, where: str) -> AlertRule:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table")
+    unknown = set(raw) - {"name", "metric", "above", "below", "grain", "model", "caller", "min_invocations"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}.name: a non-empty string is required")
+    metric = raw.get("metric")
+    if metric not in ALERT_METRICS:
+        raise ConfigError(f"{where}.metric: {metric!r} is not one of {', '.join(ALERT_METRICS)}")
+    if ("above" in raw) == ("below" in raw):
+        raise ConfigError(f"{where}: give exactly one of above or below")
+    direction = "above" if "above" in raw else "below"
+    threshold = raw[direction]
+    if not isinstance(threshold, int | float) or isinstance(threshold, bool):
+        raise ConfigError(f"{where}.{direction}: a number is required")
+    grain = raw.get("grain", "daily")
+    if grain not in ("daily", "hourly"):
+        raise ConfigError(f"{where}.grain: daily or hourly, got {grain!r}")
+    minimum = raw.get("min_invocations", 0)
+    if not isinstance(minimum, int) or minimum < 0:
+        raise ConfigError(f"{where}.min_invocations: a non-negative integer is required")
+    return AlertRule(
+        name,
+        metric,
+        float(threshold),
+        direction,
+        grain,
+        str(raw.get("model", "*")),
+        str(raw.get("caller", "*")),
+        minimum,
+    )
+
+
+def load(path: Path | None) -> AggregateSettings:
+    """Settings from a TOML file; defaults when ``path`` is None."""
+    if path is None:
+        return AggregateSettings()
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    unknown = set(raw) - {"pricing", "anomalies", "alerts", "cloudwatch"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown sections {sorted(unknown)}")
+    base = path.parent
+    pricing = raw.get("pricing", {})
+    anomalies = raw.get("anomalies", {})
+    cloudwatch = raw.get("cloudwatch", {})
+    z = anomalies.get("z", 4.0)
+    if not isinstance(z, int | float) or z <= 0:
+        raise ConfigError(f"{path}: anomalies.z must be a positive number")
+    rules = raw.get("alerts", [])
+    if not isinstance(rules, list):
+        raise ConfigError(f"{path}: alerts must be an array of tables ([[alerts]])")
+    alerts = tuple(_rule(r, f"{path}: alerts[{i}]") for i, r in enumerate(rules))
+    names = [a.name for a in alerts]
+    if len(names) != len(set(names)):
+        raise ConfigError(f"{path}: alert names must be unique")
+    return AggregateSettings(
+        price_override=_path(base, pricing.get("override"), f"{path}: pricing.override"),
+        profiles=_path(base, pricing.get("profiles"), f"{path}: pricing.profiles"),
+        anomaly_z=float(z),
+        alerts=alerts,
+        cloudwatch=bool(cloudwatch.get("enabled", False)),
+        cloudwatch_namespace=str(cloudwatch.get("namespace", "llmdrift")),
+        cloudwatch_region=cloudwatch.get("region") or None,
+        source=str(path),
+    )
