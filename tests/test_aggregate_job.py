@@ -204,3 +204,45 @@ def test_repricing_with_an_override_gives_new_figures(
     for request_id, cost in old.items():
         assert new[request_id]["cost_usd"] == pytest.approx(2 * cost)
         assert new[request_id]["price_version"] == result.price_version
+
+
+def test_an_injected_refusal_rise_shows_in_usage_and_as_an_anomaly(spark: Any, tmp_path: Path) -> None:
+    """Four generated days, refusals raised on the last: its refusal ratio and an anomaly match."""
+    from pyspark.sql import functions as F
+
+    from llmdrift.generate.traffic import Change, Scenario
+    from llmdrift.generate.writer import write_logs
+
+    start = date(2026, 11, 2)
+    scenario = Scenario(
+        seed=5,
+        start=start,
+        days=4,
+        per_day=400,
+        changes=(Change("refusal_rise", 0.15),),
+        change_from=start + timedelta(days=3),
+    )
+    logs, warehouse = tmp_path / "logs", tmp_path / "wh"
+    write_logs(scenario, LocalStorage(), str(logs))
+    begin = datetime(2026, 11, 2, tzinfo=UTC)
+    ingest(
+        spark,
+        IngestConfig(str(logs), str(warehouse), begin, begin + timedelta(days=4, hours=1)),
+        RunContext("i", NOW),
+        log=quiet,
+    )
+    score(spark, ScoreConfig(str(warehouse)), RunContext("s", NOW), log=quiet)
+    aggregate(spark, AggregateConfig(str(warehouse)), RunContext("a", NOW), log=quiet)
+
+    daily = (
+        read(spark, warehouse, "usage_daily")
+        .groupBy("dt")
+        .agg((F.sum("refusals") / F.sum("scored")).alias("r"))
+    )
+    ratio = {r["dt"]: r["r"] for r in daily.collect()}
+    before = [ratio[f"2026-11-0{d}"] for d in (2, 3, 4)]
+    assert ratio["2026-11-05"] > 2 * max(before)
+    anomalies = read(spark, warehouse, "anomalies").filter("grain = 'daily' and slice_type = 'all'").collect()
+    hits = {(a["dt"], a["metric"], a["direction"]) for a in anomalies}
+    assert ("2026-11-05", "refusal_ratio", "up") in hits
+    assert not [a for a in anomalies if a["metric"] == "refusal_ratio" and a["dt"] != "2026-11-05"]

@@ -10,7 +10,7 @@ import pytest
 
 from llmdrift.cli import main
 
-COMMANDS = ["generate", "ingest", "demo"]
+COMMANDS = ["generate", "ingest", "score", "aggregate", "prices", "quality", "run", "models", "demo"]
 
 
 @pytest.mark.parametrize("command", [[], *[[c] for c in COMMANDS]])
@@ -35,6 +35,16 @@ def test_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
         (["generate", "--out", "/tmp/x", "--change", "meteor_strike"], "meteor_strike"),
         (["generate", "--out", "/tmp/x", "--start", "11/02/2026"], "--start"),
         (["generate", "--out", "/tmp/x", "--days", "0"], "--days"),
+        (["score", "--warehouse", "/w", "--embedder", "bert"], "embedder must be static or minilm"),
+        (
+            ["score", "--warehouse", "/w", "--text-backend", "cloud"],
+            "text backend must be local or comprehend",
+        ),
+        (
+            ["aggregate", "--warehouse", "/w", "--start", "2026-11-05", "--end", "2026-11-02"],
+            "not before end",
+        ),
+        (["aggregate", "--warehouse", "/w", "--config", "/nonexistent.toml"], "config file not found"),
     ],
 )
 def test_bad_arguments_exit_non_zero_naming_the_problem(
@@ -59,3 +69,19 @@ def test_generate_writes_bedrock_layout(tmp_path: Path, capsys: pytest.CaptureFi
     first = json.loads(gzip.decompress(records[0].read_bytes()).split(b"\n")[0])
     assert first["schemaType"] == "ModelInvocationLog"
     assert (tmp_path / "amazon-bedrock-logs-permission-check").stat().st_size == 0
+
+
+def test_prices_lists_the_table_and_rejects_a_bad_override(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["prices", "--model", "nova-micro"]) == 0
+    out = capsys.readouterr()
+    assert "version 2026-11-01" in out.err + out.out
+    assert "amazon.nova-micro-v1:0" in out.out
+    bad = tmp_path / "override.csv"
+    bad.write_text(
+        "base_model_id,source_region,endpoint_scope,token_class,service_tier,usd_per_1k,effective_from,effective_to,status,source\n"
+        "amazon.nova-micro-v1:0,*,*,input,default,-1,2024-01-01,,published,oops\n"
+    )
+    assert main(["prices", "--override", str(bad)]) == 1
+    assert "override.csv:2" in capsys.readouterr().err
