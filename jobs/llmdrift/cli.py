@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -60,6 +61,27 @@ def parse_day(value: str, option: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date like 2026-11-02", param_hint=option) from None
+
+
+JobErrors = tuple[type[Exception], ...]
+
+
+def _run_jobs(
+    master: str, conf: list[str] | None, errors: JobErrors, *jobs: Callable[[Any], Any]
+) -> list[Any]:
+    """Run jobs in one Spark session; a known failure prints one line and exits 1; outputs are printed."""
+    spark = _spark(master, conf)
+    results = []
+    try:
+        for job in jobs:
+            results.append(job(spark))
+    except errors as exc:
+        _err(str(exc))
+        raise typer.Exit(1) from None
+    for result in results:
+        for name, uri in result.outputs.items():
+            _log(f"  {name:<18} {uri}")
+    return results
 
 
 def _spark(master: str, conf: list[str] | None) -> Any:
@@ -184,14 +206,10 @@ def ingest(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    spark = _spark(master, conf)
-    try:
-        result = run(spark, config, RunContext.create(), log=_log)
-    except (IngestError, StorageError, NotImplementedError) as exc:
-        _err(str(exc))
-        raise typer.Exit(1) from None
-    for name, uri in result.outputs.items():
-        _log(f"  {name:<12} {uri}")
+    errors = (IngestError, StorageError, NotImplementedError)
+    (result,) = _run_jobs(
+        master, conf, errors, lambda spark: run(spark, config, RunContext.create(), log=_log)
+    )
     if json_out:
         typer.echo(json.dumps(result_dict(result), indent=2))
 
@@ -264,14 +282,12 @@ def score(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    spark = _spark(master, conf)
-    try:
-        result = run_score(spark, config, RunContext.create("score"), log=_log)
-    except (ScoreError, ModelError, ComprehendError) as exc:
-        _err(str(exc))
-        raise typer.Exit(1) from None
-    for name, uri in result.outputs.items():
-        _log(f"  {name:<18} {uri}")
+    _run_jobs(
+        master,
+        conf,
+        (ScoreError, ModelError, ComprehendError),
+        lambda spark: run_score(spark, config, RunContext.create("score"), log=_log),
+    )
 
 
 @app.command()
@@ -342,14 +358,12 @@ def aggregate(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    spark = _spark(master, conf)
-    try:
-        result = run_aggregate(spark, cfg, RunContext.create("aggregate"), log=_log)
-    except (AggregateError, PriceError) as exc:
-        _err(str(exc))
-        raise typer.Exit(1) from None
-    for name, uri in result.outputs.items():
-        _log(f"  {name:<18} {uri}")
+    _run_jobs(
+        master,
+        conf,
+        (AggregateError, PriceError),
+        lambda spark: run_aggregate(spark, cfg, RunContext.create("aggregate"), log=_log),
+    )
 
 
 @app.command()
@@ -413,14 +427,7 @@ def run_all(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    spark = _spark(master, conf)
-    try:
-        ingested = run_ingest(spark, ingest_config, RunContext.create(), log=_log)
-        scored = run_score(spark, ScoreConfig(warehouse), RunContext.create("score"), log=_log)
-        aggregated = run_aggregate(
-            spark, AggregateConfig(warehouse, settings=settings), RunContext.create("aggregate"), log=_log
-        )
-    except (
+    errors = (
         IngestError,
         StorageError,
         ScoreError,
@@ -428,11 +435,17 @@ def run_all(
         AggregateError,
         PriceError,
         NotImplementedError,
-    ) as exc:
-        _err(str(exc))
-        raise typer.Exit(1) from None
-    for name, uri in {**ingested.outputs, **scored.outputs, **aggregated.outputs}.items():
-        _log(f"  {name:<18} {uri}")
+    )
+    _run_jobs(
+        master,
+        conf,
+        errors,
+        lambda spark: run_ingest(spark, ingest_config, RunContext.create(), log=_log),
+        lambda spark: run_score(spark, ScoreConfig(warehouse), RunContext.create("score"), log=_log),
+        lambda spark: run_aggregate(
+            spark, AggregateConfig(warehouse, settings=settings), RunContext.create("aggregate"), log=_log
+        ),
+    )
 
 
 @app.command()
