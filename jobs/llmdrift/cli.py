@@ -396,6 +396,52 @@ def prices(
             )
 
 
+@app.command()
+def drift(
+    warehouse: Annotated[
+        str, typer.Option(help="Warehouse root holding invocations, metrics and embeddings.")
+    ],
+    current: Annotated[
+        str | None,
+        typer.Option(
+            help="Current window, 2026-11-05..2026-11-06 (end exclusive) or a day (default: the last day)."
+        ),
+    ] = None,
+    reference: Annotated[
+        str | None,
+        typer.Option(help="Reference window (default: the --reference-days before the current one)."),
+    ] = None,
+    reference_days: Annotated[int, typer.Option(min=1, help="Length of the default trailing reference.")] = 7,
+    min_samples: Annotated[
+        int, typer.Option(min=10, help="Invocations a slice needs in each window to be tested.")
+    ] = 50,
+    alpha: Annotated[
+        float, typer.Option(help="False discovery rate: a test drifts when its q value is below.")
+    ] = 0.05,
+    master: MasterOpt = "local[*]",
+    conf: ConfOpt = None,
+) -> None:
+    """Drift between a reference and a current window: embeddings and every metric, per slice, FDR-controlled."""
+    from llmdrift.drift.job import DriftConfig, DriftError, Window
+    from llmdrift.drift.job import run as run_drift
+    from llmdrift.ingest.job import RunContext
+
+    try:
+        cfg = DriftConfig(
+            warehouse,
+            Window.parse(current) if current else None,
+            Window.parse(reference) if reference else None,
+            reference_days,
+            min_samples,
+            alpha=alpha,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _run_jobs(
+        master, conf, (DriftError,), lambda spark: run_drift(spark, cfg, RunContext.create("drift"), log=_log)
+    )
+
+
 @app.command("run")
 def run_all(
     logs: Annotated[str, typer.Option(help="Log root (bucket/prefix above AWSLogs/).")],

@@ -1,0 +1,87 @@
+"""Explain embedding drift: cluster the pooled sample, report the clusters whose share moved most.
+
+k-means (fixed seed) on the pooled reference + current vectors. For each cluster: its share in each
+window, the change, the texts nearest its centre (current window first) and the terms that set its texts
+apart from the whole sample (lift of document frequency, English stop words removed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+CLUSTERS = 8
+EXAMPLES = 3
+TERMS = 6
+EXAMPLE_CHARS = 240
+
+
+@dataclass(frozen=True)
+class Cluster:
+    cluster: int
+    reference_share: float
+    current_share: float
+    change: float
+    examples: list[str]
+    terms: list[str]
+
+
+def top_terms(texts: list[str], members: npt.NDArray[np.bool_], k: int = TERMS) -> list[str]:
+    """Words much more frequent in the cluster's texts than in all of them."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    if not members.any():
+        return []
+    try:
+        vec = CountVectorizer(
+            stop_words="english", binary=True, min_df=2, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
+        )
+        counts = vec.fit_transform(texts)
+    except ValueError:  # nothing left after stop words
+        return []
+    inside = np.asarray(counts[members].mean(axis=0)).ravel()
+    overall = np.asarray(counts.mean(axis=0)).ravel()
+    lift = inside / (overall + 1e-9) * np.sqrt(inside)  # favour words common in the cluster too
+    vocab = np.array(vec.get_feature_names_out())
+    best = np.argsort(-lift)[:k]
+    return [str(vocab[i]) for i in best if inside[i] > 0]
+
+
+def explain(
+    reference: npt.NDArray[np.float32],
+    current: npt.NDArray[np.float32],
+    reference_texts: list[str],
+    current_texts: list[str],
+    clusters: int = CLUSTERS,
+    seed: int = 0,
+) -> list[Cluster]:
+    """Clusters of the pooled sample, the largest share changes first."""
+    from sklearn.cluster import KMeans
+
+    pooled = np.vstack([reference, current])
+    texts = [*reference_texts, *current_texts]
+    k = max(1, min(clusters, len(pooled) // 10))
+    model = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(pooled)
+    labels = model.labels_
+    is_current = np.arange(len(pooled)) >= len(reference)
+    out = []
+    for c in range(k):
+        members = labels == c
+        ref_share = float(np.mean(members[~is_current]))
+        cur_share = float(np.mean(members[is_current]))
+        dist = np.linalg.norm(pooled - model.cluster_centers_[c], axis=1)
+        order = [i for i in np.argsort(dist) if members[i]]
+        order.sort(key=lambda i: (not is_current[i], dist[i]))  # current examples first, nearest first
+        examples = []
+        for i in order:
+            text = " ".join(texts[i].split())[:EXAMPLE_CHARS]
+            if text and text not in examples:
+                examples.append(text)
+            if len(examples) == EXAMPLES:
+                break
+        out.append(
+            Cluster(c, ref_share, cur_share, cur_share - ref_share, examples, top_terms(texts, members))
+        )
+    return sorted(out, key=lambda cl: -abs(cl.change))

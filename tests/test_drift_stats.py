@@ -1,0 +1,158 @@
+"""Drift tests on known samples: calibration of the permutation test, power on a planted shift, the scalar
+tests, Benjamini-Hochberg by hand, cluster explanations, and the per-slice rules (minimum sample, FDR)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from llmdrift.drift import explain, stats
+from llmdrift.drift.job import DriftConfig, Window, evaluate_slices
+
+
+def unit(a: np.ndarray) -> np.ndarray:
+    return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
+def test_mmd_false_alarms_stay_near_alpha() -> None:
+    rng = np.random.default_rng(7)
+    trials = 80
+    alarms = sum(
+        stats.mmd_permutation(
+            unit(rng.normal(size=(100, 32))), unit(rng.normal(size=(100, 32))), 200, rng
+        ).p_value
+        < 0.05
+        for _ in range(trials)
+    )
+    assert alarms <= 9  # expected 4; P(X >= 10 | p = 0.05) < 0.01
+
+
+def test_mmd_finds_a_planted_topic_share() -> None:
+    rng = np.random.default_rng(3)
+    topic = unit(rng.normal(size=(1, 32)))
+    base = unit(rng.normal(size=(200, 32)))
+    current = unit(rng.normal(size=(200, 32)))
+    current[:40] = unit(topic + 0.3 * rng.normal(size=(40, 32)))  # 20% of the current window is a new topic
+    result = stats.mmd_permutation(base, current, 300, rng)
+    assert result.p_value < 0.01
+    assert result.effect_size > 0
+    same = stats.mmd_permutation(base, base.copy(), 300, rng)
+    assert same.p_value > 0.5
+
+
+def test_scalar_tests() -> None:
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0, 1, 500), rng.normal(0.5, 1, 500)
+    shifted = stats.ks_test(a, b)
+    assert shifted.p_value < 1e-6
+    assert shifted.effect_size == pytest.approx(0.5, abs=0.15)
+    assert stats.ks_test(a, a).p_value == pytest.approx(1.0)
+    flags = stats.proportion_test(30, 1000, 120, 1000)
+    assert flags.method == "two_proportion"
+    assert flags.p_value < 1e-10
+    assert flags.effect_size == pytest.approx(0.09)
+    small = stats.proportion_test(1, 20, 6, 20)
+    assert small.method == "fisher_exact"
+    assert 0.03 < small.p_value < 0.2
+    assert stats.proportion_test(0, 50, 0, 60).p_value == 1.0
+    shares = stats.categorical_test(["a"] * 50 + ["b"] * 50, ["a"] * 80 + ["b"] * 20)
+    assert shares.p_value < 1e-4
+    assert 0 < shares.effect_size < 1
+
+
+def test_benjamini_hochberg_by_hand() -> None:
+    # sorted p: 0.01, 0.03, 0.04, 0.5 -> p*m/rank: 0.04, 0.06, 0.0533, 0.5 -> running min from the top
+    q = stats.benjamini_hochberg([0.01, 0.04, 0.03, 0.5])
+    assert q == pytest.approx([0.04, 0.05333, 0.05333, 0.5], abs=1e-4)
+    assert stats.benjamini_hochberg([]) == []
+    assert stats.benjamini_hochberg([0.9, 0.95]) == pytest.approx([0.95, 0.95])
+
+
+def test_explain_names_the_cluster_that_grew() -> None:
+    rng = np.random.default_rng(5)
+    centres = unit(rng.normal(size=(3, 16)))
+    words = (
+        ["invoice refund order shipping"],
+        ["python error function code"],
+        ["crypto wallet bitcoin trading"],
+    )
+
+    def sample(shares: tuple[int, int, int]) -> tuple[np.ndarray, list[str]]:
+        vectors, texts = [], []
+        for topic, n in enumerate(shares):
+            vectors.append(unit(centres[topic] + 0.05 * rng.normal(size=(n, 16))))
+            texts += [f"{words[topic][0]} item {i}" for i in range(n)]
+        return np.vstack(vectors).astype(np.float32), texts
+
+    ref, ref_texts = sample((100, 100, 0))
+    cur, cur_texts = sample((70, 70, 60))
+    clusters = explain.explain(ref, cur, ref_texts, cur_texts, clusters=3)
+    top = clusters[0]
+    assert top.change == pytest.approx(0.3, abs=0.02)
+    assert top.reference_share == pytest.approx(0.0, abs=0.01)
+    assert {"crypto", "wallet", "bitcoin"} & set(top.terms)
+    assert "crypto" in top.examples[0]
+
+
+def _rows(n: int, rng: np.random.Generator, refusal_rate: float = 0.03) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(n):
+        rows.append(
+            {
+                "embed": True,
+                "vectors": {"prompt": unit(rng.normal(size=(1, 8)))[0].tolist(), "completion": None},
+                "prompt_text": f"prompt {i}",
+                "completion_text": f"completion {i}",
+                "base_model_id": "m1",
+                "stop_reason": "end_turn",
+                "completion_refusal_flag": rng.random() < refusal_rate,
+                "prompt_sentiment_compound": float(rng.normal()),
+            }
+        )
+    return rows
+
+
+def test_slices_under_the_minimum_are_marked_and_fdr_is_applied() -> None:
+    rng = np.random.default_rng(11)
+    counts = {("all", "*"): (400, 400), ("caller", "tiny"): (400, 12)}
+    samples = {
+        ("all", "*", "reference"): _rows(400, rng),
+        ("all", "*", "current"): _rows(400, rng, refusal_rate=0.15),
+    }
+    config = DriftConfig("/unused", permutations=200, min_samples=50)
+    results, clusters = evaluate_slices(samples, counts, {("all", "*")}, config)
+    tiny = [r for r in results if r["slice"] == "tiny"]
+    assert len(tiny) == 1
+    assert tiny[0]["method"] == "not_tested"
+    assert tiny[0]["drifted"] is None
+    by_feature = {r["feature"]: r for r in results if r["slice"] == "*"}
+    assert by_feature["completion_refusal_flag"]["drifted"] is True
+    assert by_feature["prompt_embedding"]["drifted"] is False
+    assert by_feature["completion_embedding"]["method"] == "not_tested"  # no completion vectors
+    tested = [r for r in results if r["p_value"] is not None]
+    assert all(r["q_value"] >= r["p_value"] for r in tested)
+    assert clusters  # all traffic is always explained
+    assert {c["feature"] for c in clusters} == {"prompt_embedding"}
+
+
+def test_identical_windows_show_no_drift() -> None:
+    rng = np.random.default_rng(2)
+    rows = _rows(300, rng)
+    samples = {("all", "*", "reference"): rows, ("all", "*", "current"): [dict(r) for r in rows]}
+    results, _ = evaluate_slices(
+        samples, {("all", "*"): (300, 300)}, {("all", "*")}, DriftConfig("/unused", permutations=200)
+    )
+    assert not [r for r in results if r["drifted"]]
+
+
+def test_windows_parse_and_reject_nonsense() -> None:
+    assert Window.parse("2026-11-02..2026-11-05").days == ["2026-11-02", "2026-11-03", "2026-11-04"]
+    assert Window.parse("2026-11-05").days == ["2026-11-05"]
+    with pytest.raises(ValueError, match="ends before"):
+        Window.parse("2026-11-05..2026-11-02")
+    with pytest.raises(ValueError, match="not a window"):
+        Window.parse("last week")
+    with pytest.raises(ValueError, match="overlaps"):
+        DriftConfig("/w", Window.parse("2026-11-05"), Window.parse("2026-11-01..2026-11-06"))
