@@ -455,10 +455,12 @@ def run_all(
     master: MasterOpt = "local[*]",
     conf: ConfOpt = None,
 ) -> None:
-    """Every job in order: ingest, score what ingest wrote, then aggregate its days."""
+    """Every job in order: ingest, score what ingest wrote, aggregate its days, drift of the last day."""
     from llmdrift.aggregate.job import AggregateConfig, AggregateError
     from llmdrift.aggregate.job import run as run_aggregate
     from llmdrift.cost.prices import PriceError
+    from llmdrift.drift.job import DriftConfig
+    from llmdrift.drift.job import run as run_drift
     from llmdrift.ingest.job import IngestConfig, IngestError, RunContext
     from llmdrift.ingest.job import run as run_ingest
     from llmdrift.score.job import ScoreConfig, ScoreError
@@ -491,6 +493,7 @@ def run_all(
         lambda spark: run_aggregate(
             spark, AggregateConfig(warehouse, settings=settings), RunContext.create("aggregate"), log=_log
         ),
+        lambda spark: run_drift(spark, DriftConfig(warehouse), RunContext.create("drift"), log=_log),
     )
 
 

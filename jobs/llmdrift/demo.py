@@ -18,6 +18,8 @@ from llmdrift.aggregate import stats
 from llmdrift.aggregate.config import load as load_settings
 from llmdrift.aggregate.job import AggregateConfig
 from llmdrift.aggregate.job import run as run_aggregate
+from llmdrift.drift.job import DriftConfig
+from llmdrift.drift.job import run as run_drift
 from llmdrift.generate.traffic import Change, Scenario
 from llmdrift.generate.writer import write_logs
 from llmdrift.ingest.job import IngestConfig, RunContext, run
@@ -55,7 +57,7 @@ def run_demo(
         malformed_rate=0.002,
     )
     log(
-        f"[1/4] generate: {days} days of Bedrock invocation logs from {DEMO_START}, changes from"
+        f"[1/5] generate: {days} days of Bedrock invocation logs from {DEMO_START}, changes from"
         f" {scenario.change_from} ({', '.join(f'{c.kind}:{c.strength:g}' for c in DEMO_CHANGES)})"
     )
     stats = write_logs(scenario, storage_for(logs), logs, progress=log)
@@ -64,20 +66,22 @@ def run_demo(
         f"  [{time.monotonic() - t0:.1f}s]"
     )
 
-    log("[2/4] ingest: invocations + quarantine")
+    log("[2/5] ingest: invocations + quarantine")
     spark = get_spark(master)
     start = datetime(DEMO_START.year, DEMO_START.month, DEMO_START.day, tzinfo=UTC)
     config = IngestConfig(logs, warehouse, start=start, end=start + timedelta(days=days, hours=1))
     result = run(spark, config, RunContext.create(), log=log)
-    log("[3/4] score: invocation_metrics + embeddings")
+    log("[3/5] score: invocation_metrics + embeddings")
     scored = run_score(spark, ScoreConfig(warehouse), RunContext.create("score"), log=log)
-    log("[4/4] aggregate: invocation_costs, usage_hourly/daily, template_daily, anomalies, alerts")
+    log("[4/5] aggregate: invocation_costs, usage_hourly/daily, template_daily, anomalies, alerts")
     settings = load_settings(DEMO_CONFIG)
     aggregated = run_aggregate(
         spark, AggregateConfig(warehouse, settings=settings), RunContext.create("aggregate"), log=log
     )
+    log("[5/5] drift: the last day against the days before it")
+    drifted = run_drift(spark, DriftConfig(warehouse), RunContext.create("drift"), log=log)
     _summarise(spark, warehouse, log)
-    outputs = {"logs": logs, **result.outputs, **scored.outputs, **aggregated.outputs}
+    outputs = {"logs": logs, **result.outputs, **scored.outputs, **aggregated.outputs, **drifted.outputs}
     log(f"done in {time.monotonic() - t0:.1f}s. Written:")
     for name, uri in outputs.items():
         log(f"  {name:<12} {uri}")
@@ -136,6 +140,18 @@ def _summarise(spark: Any, warehouse: str, log: Callable[[str], None]) -> None:
         )
     for row in tables.read(spark, storage, warehouse, schemas.load("alerts")).orderBy("dt", "rule").collect():
         log(f"  alert: {row['message']}")
+    clusters = tables.read(spark, storage, warehouse, schemas.load("drift_clusters"))
+    log("  drift explained: prompt clusters of all traffic whose share moved most (reference -> current):")
+    for row in (
+        clusters.filter("slice_type = 'all' and feature = 'prompt_embedding'")
+        .orderBy(F.desc(F.abs("change")))
+        .limit(3)
+        .collect()
+    ):
+        log(
+            f"    {row['reference_share']:6.1%} -> {row['current_share']:6.1%}  terms: {', '.join(row['terms'][:5])}"
+            f"  e.g. {(row['examples'] or [''])[0][:70]!r}"
+        )
     log("  top callers:")
     for row in inv.groupBy("caller_name").count().orderBy(F.desc("count"), "caller_name").limit(5).collect():
         log(f"    {row['caller_name']:<24} {row['count']:>6,}")
