@@ -36,9 +36,10 @@ format: setup ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix jobs tests
 	$(BIN)/ruff format jobs tests
 
-bench: setup ## ingest vs its Spark floor, scoring vs the naive way (writes bench-output/)
+bench: setup ## ingest vs its floor, scoring vs naive, drift calibration (writes bench-output/)
 	$(BIN)/python tests/benchmarks/bench_ingest.py --workdir bench-output
 	$(BIN)/python tests/benchmarks/bench_score.py --workdir bench-output
+	$(BIN)/python tests/benchmarks/bench_drift.py --workdir bench-output
 
 clean: ## remove demo, benchmark and cache output
 	rm -rf demo-output bench-output .pytest_cache .mypy_cache .ruff_cache spark-warehouse metastore_db derby.log

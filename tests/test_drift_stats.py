@@ -156,3 +156,13 @@ def test_windows_parse_and_reject_nonsense() -> None:
         Window.parse("last week")
     with pytest.raises(ValueError, match="overlaps"):
         DriftConfig("/w", Window.parse("2026-11-05"), Window.parse("2026-11-01..2026-11-06"))
+
+
+def test_a_strong_drift_gets_a_p_value_below_the_permutation_resolution() -> None:
+    rng = np.random.default_rng(9)
+    topic = unit(rng.normal(size=(1, 32)))
+    current = unit(rng.normal(size=(200, 32)))
+    current[:100] = unit(topic + 0.2 * rng.normal(size=(100, 32)))
+    result = stats.mmd_permutation(unit(rng.normal(size=(200, 32))), current, 200, rng)
+    assert result.p_value < 1e-6  # far below 1 / 201: it can pass a BH correction over hundreds of tests
+    assert stats.benjamini_hochberg([result.p_value] + [0.5] * 400)[0] < 0.05

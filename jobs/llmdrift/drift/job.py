@@ -89,10 +89,10 @@ class DriftConfig:
     reference: Window | None = None  # default: the reference_days before the current window
     reference_days: int = 7
     min_samples: int = 50
-    embedding_sample: int = 300
+    embedding_sample: int = 1000
     scalar_sample: int = 5000
     max_templates: int = 20
-    permutations: int = 500
+    permutations: int = 300
     alpha: float = 0.05
     seed: int = 0
 
