@@ -57,3 +57,31 @@ def small_logs(tmp_path_factory: pytest.TempPathFactory, small_scenario: Any) ->
     root = str(tmp_path_factory.mktemp("logs"))
     stats = write_logs(small_scenario, storage_for(root), root)
     return root, stats
+
+
+@pytest.fixture(scope="session")
+def scored_warehouse() -> Any:
+    """A function: write a scenario's logs under a root, ingest every day and score; returns the warehouse."""
+    return _scored_warehouse
+
+
+def _scored_warehouse(spark: Any, scenario: Any, root: Path) -> Path:
+    from datetime import UTC, datetime, timedelta
+
+    from llmdrift.generate.writer import write_logs
+    from llmdrift.ingest.job import IngestConfig, RunContext
+    from llmdrift.ingest.job import run as ingest
+    from llmdrift.score.job import ScoreConfig
+    from llmdrift.score.job import run as score
+    from llmdrift.storage import LocalStorage
+
+    logs, warehouse = root / "logs", root / "wh"
+    write_logs(scenario, LocalStorage(), str(logs))
+    begin = datetime(scenario.start.year, scenario.start.month, scenario.start.day, tzinfo=UTC)
+    end = begin + timedelta(days=scenario.days, hours=1)
+    now = datetime(2026, 11, 25, 8, tzinfo=UTC)
+    ingest(
+        spark, IngestConfig(str(logs), str(warehouse), begin, end), RunContext("i", now), log=lambda _: None
+    )
+    score(spark, ScoreConfig(str(warehouse)), RunContext("s", now), log=lambda _: None)
+    return warehouse

@@ -206,12 +206,13 @@ def test_repricing_with_an_override_gives_new_figures(
         assert new[request_id]["price_version"] == result.price_version
 
 
-def test_an_injected_refusal_rise_shows_in_usage_and_as_an_anomaly(spark: Any, tmp_path: Path) -> None:
+def test_an_injected_refusal_rise_shows_in_usage_and_as_an_anomaly(
+    spark: Any, tmp_path: Path, scored_warehouse: Any
+) -> None:
     """Four generated days, refusals raised on the last: its refusal ratio and an anomaly match."""
     from pyspark.sql import functions as F
 
     from llmdrift.generate.traffic import Change, Scenario
-    from llmdrift.generate.writer import write_logs
 
     start = date(2026, 11, 2)
     scenario = Scenario(
@@ -222,16 +223,7 @@ def test_an_injected_refusal_rise_shows_in_usage_and_as_an_anomaly(spark: Any, t
         changes=(Change("refusal_rise", 0.15),),
         change_from=start + timedelta(days=3),
     )
-    logs, warehouse = tmp_path / "logs", tmp_path / "wh"
-    write_logs(scenario, LocalStorage(), str(logs))
-    begin = datetime(2026, 11, 2, tzinfo=UTC)
-    ingest(
-        spark,
-        IngestConfig(str(logs), str(warehouse), begin, begin + timedelta(days=4, hours=1)),
-        RunContext("i", NOW),
-        log=quiet,
-    )
-    score(spark, ScoreConfig(str(warehouse)), RunContext("s", NOW), log=quiet)
+    warehouse = scored_warehouse(spark, scenario, tmp_path)
     aggregate(spark, AggregateConfig(str(warehouse)), RunContext("a", NOW), log=quiet)
 
     daily = (

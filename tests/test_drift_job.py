@@ -13,11 +13,7 @@ from llmdrift import schemas, tables
 from llmdrift.drift.job import DriftConfig, Window
 from llmdrift.drift.job import run as drift
 from llmdrift.generate.traffic import Change, Scenario
-from llmdrift.generate.writer import write_logs
-from llmdrift.ingest.job import IngestConfig, RunContext
-from llmdrift.ingest.job import run as ingest
-from llmdrift.score.job import ScoreConfig
-from llmdrift.score.job import run as score
+from llmdrift.ingest.job import RunContext
 from llmdrift.storage import LocalStorage
 
 NOW = datetime(2026, 11, 25, 8, tzinfo=UTC)
@@ -29,10 +25,9 @@ def quiet(_: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def shifted(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shifted(spark: Any, tmp_path_factory: pytest.TempPathFactory, scored_warehouse: Any) -> Path:
     """Three days of traffic; from the third, 40% of prompts come from new topics."""
     root = tmp_path_factory.mktemp("drift")
-    logs, warehouse = root / "logs", root / "wh"
     scenario = Scenario(
         seed=21,
         start=START,
@@ -41,16 +36,7 @@ def shifted(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
         changes=(Change("topic_shift", 0.4),),
         change_from=START + timedelta(days=2),
     )
-    write_logs(scenario, LocalStorage(), str(logs))
-    begin = datetime(2026, 11, 2, tzinfo=UTC)
-    ingest(
-        spark,
-        IngestConfig(str(logs), str(warehouse), begin, begin + timedelta(days=3, hours=1)),
-        RunContext("i", NOW),
-        log=quiet,
-    )
-    score(spark, ScoreConfig(str(warehouse)), RunContext("s", NOW), log=quiet)
-    return warehouse
+    return scored_warehouse(spark, scenario, root)
 
 
 def results(spark: Any, warehouse: Path, run_id: str) -> list[dict[str, Any]]:
