@@ -194,6 +194,10 @@ def test_config_loads_and_names_its_errors(tmp_path: Path) -> None:
         "[anomalies]\nz = -1\n": "anomalies.z",
         "[surprise]\n": "unknown sections",
         "not toml [": "not valid TOML",
+        '[cloudwatch]\nenabled = "false"\n': "cloudwatch.enabled must be true or false",
+        '[pricing]\noveride = "x.csv"\n': "unknown keys in \\[pricing\\]",
+        "anomalies = 3\n": "\\[anomalies\\] must be a table",
+        "[anomalies]\nz = true\n": "anomalies.z",
     }
     for text, message in cases.items():
         bad = tmp_path / "bad.toml"

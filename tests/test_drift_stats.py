@@ -68,6 +68,8 @@ def test_benjamini_hochberg_by_hand() -> None:
     assert q == pytest.approx([0.04, 0.05333, 0.05333, 0.5], abs=1e-4)
     assert stats.benjamini_hochberg([]) == []
     assert stats.benjamini_hochberg([0.9, 0.95]) == pytest.approx([0.95, 0.95])
+    with pytest.raises(ValueError, match="finite"):
+        stats.benjamini_hochberg([0.01, float("nan")])
 
 
 def test_explain_names_the_cluster_that_grew() -> None:

@@ -347,6 +347,7 @@ def aggregate(
     from llmdrift.aggregate.job import run as run_aggregate
     from llmdrift.cost.prices import PriceError
     from llmdrift.ingest.job import RunContext
+    from llmdrift.storage import StorageError
 
     settings = _settings(config)
     try:
@@ -361,7 +362,7 @@ def aggregate(
     _run_jobs(
         master,
         conf,
-        (AggregateError, PriceError),
+        (AggregateError, PriceError, StorageError, NotImplementedError),
         lambda spark: run_aggregate(spark, cfg, RunContext.create("aggregate"), log=_log),
     )
 
@@ -437,9 +438,10 @@ def drift(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    _run_jobs(
-        master, conf, (DriftError,), lambda spark: run_drift(spark, cfg, RunContext.create("drift"), log=_log)
-    )
+    from llmdrift.storage import StorageError
+
+    errors = (DriftError, StorageError, NotImplementedError)
+    _run_jobs(master, conf, errors, lambda spark: run_drift(spark, cfg, RunContext.create("drift"), log=_log))
 
 
 @app.command("run")
@@ -459,10 +461,11 @@ def run_all(
     from llmdrift.aggregate.job import AggregateConfig, AggregateError
     from llmdrift.aggregate.job import run as run_aggregate
     from llmdrift.cost.prices import PriceError
-    from llmdrift.drift.job import DriftConfig
+    from llmdrift.drift.job import DriftConfig, DriftError
     from llmdrift.drift.job import run as run_drift
     from llmdrift.ingest.job import IngestConfig, IngestError, RunContext
     from llmdrift.ingest.job import run as run_ingest
+    from llmdrift.score.comprehend import ComprehendError
     from llmdrift.score.job import ScoreConfig, ScoreError
     from llmdrift.score.job import run as run_score
     from llmdrift.score.models import ModelError
@@ -482,6 +485,8 @@ def run_all(
         ModelError,
         AggregateError,
         PriceError,
+        DriftError,
+        ComprehendError,
         NotImplementedError,
     )
     _run_jobs(

@@ -8,13 +8,14 @@ takes at most 1,000 values per call, so values are sent in batches of ``BATCH``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from llmdrift.aggregate.config import AggregateSettings
 from llmdrift.storage import Storage
 
 BATCH = 1000
+MAX_AGE = timedelta(days=14)  # PutMetricData refuses older timestamps
 METRICS = (
     ("Invocations", "invocations", "Count"),
     ("Errors", "errors", "Count"),
@@ -61,12 +62,26 @@ def publish(client: Any, namespace: str, data: list[dict[str, Any]]) -> int:
 
 
 def publish_daily(
-    spark: Any, storage: Storage, warehouse: str, days: list[str], settings: AggregateSettings
+    spark: Any, storage: Storage, warehouse: str, days: list[str], settings: AggregateSettings, now: datetime
 ) -> int:
+    """Publish the complete ``days`` that CloudWatch still accepts (it refuses values over two weeks old).
+
+    A day is published by the run that first sees it complete; CloudWatch keeps every value it is sent, so
+    rerunning a window sends that window's days again (documented in the README).
+    """
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    from llmdrift.aggregate.job import slice_series, usage_rows
+    from llmdrift.aggregate.job import AggregateError, slice_series, usage_rows
 
-    series = slice_series(usage_rows(spark, storage, warehouse, "usage_daily", days), hourly=False)
+    recent = [d for d in days if now - datetime.fromisoformat(d).replace(tzinfo=UTC) < MAX_AGE]
+    if not recent:
+        return 0
+    series = slice_series(usage_rows(spark, storage, warehouse, "usage_daily", recent), hourly=False)
     client = boto3.client("cloudwatch", region_name=settings.cloudwatch_region)
-    return publish(client, settings.cloudwatch_namespace, metric_data(series))
+    try:
+        return publish(client, settings.cloudwatch_namespace, metric_data(series))
+    except (BotoCoreError, ClientError) as exc:
+        raise AggregateError(
+            f"CloudWatch PutMetricData to {settings.cloudwatch_namespace!r} failed: {exc}"
+        ) from exc

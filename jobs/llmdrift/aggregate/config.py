@@ -100,7 +100,7 @@ def _rule(raw: Any, where: str) -> AlertRule:
         raise ConfigError(f"{where}: give exactly one of above or below")
     direction = "above" if "above" in raw else "below"
     threshold = raw[direction]
-    if not isinstance(threshold, int | float) or isinstance(threshold, bool):
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
         raise ConfigError(f"{where}.{direction}: a number is required")
     grain = raw.get("grain", "daily")
     if grain not in ("daily", "hourly"):
@@ -120,6 +120,16 @@ def _rule(raw: Any, where: str) -> AlertRule:
     )
 
 
+def _section(raw: dict[str, Any], name: str, keys: set[str], path: Path) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: [{name}] must be a table")
+    unknown = set(value) - keys
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys in [{name}]: {sorted(unknown)} (known: {sorted(keys)})")
+    return value
+
+
 def load(path: Path | None) -> AggregateSettings:
     """Settings from a TOML file; defaults when ``path`` is None."""
     if path is None:
@@ -134,12 +144,15 @@ def load(path: Path | None) -> AggregateSettings:
     if unknown:
         raise ConfigError(f"{path}: unknown sections {sorted(unknown)}")
     base = path.parent
-    pricing = raw.get("pricing", {})
-    anomalies = raw.get("anomalies", {})
-    cloudwatch = raw.get("cloudwatch", {})
+    pricing = _section(raw, "pricing", {"override", "profiles"}, path)
+    anomalies = _section(raw, "anomalies", {"z"}, path)
+    cloudwatch = _section(raw, "cloudwatch", {"enabled", "namespace", "region"}, path)
     z = anomalies.get("z", 4.0)
-    if not isinstance(z, int | float) or z <= 0:
+    if isinstance(z, bool) or not isinstance(z, int | float) or z <= 0:
         raise ConfigError(f"{path}: anomalies.z must be a positive number")
+    enabled = cloudwatch.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{path}: cloudwatch.enabled must be true or false")
     rules = raw.get("alerts", [])
     if not isinstance(rules, list):
         raise ConfigError(f"{path}: alerts must be an array of tables ([[alerts]])")
@@ -152,7 +165,7 @@ def load(path: Path | None) -> AggregateSettings:
         profiles=_path(base, pricing.get("profiles"), f"{path}: pricing.profiles"),
         anomaly_z=float(z),
         alerts=alerts,
-        cloudwatch=bool(cloudwatch.get("enabled", False)),
+        cloudwatch=enabled,
         cloudwatch_namespace=str(cloudwatch.get("namespace", "llmdrift")),
         cloudwatch_region=cloudwatch.get("region") or None,
         source=str(path),

@@ -20,14 +20,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from llmdrift import schemas, tables
 from llmdrift.aggregate import stats
 from llmdrift.aggregate.config import AggregateSettings, AlertRule
 from llmdrift.cost.prices import PriceTable, load_prices, load_profiles, price_for
-from llmdrift.ingest.job import RunContext, written_since
+from llmdrift.ingest.job import RunContext, complete_until, written_since
 from llmdrift.storage import Storage, join, normalize, storage_for
 
 STATE_FILE = "_state/aggregate.json"
@@ -108,6 +108,8 @@ def run(spark: Any, config: AggregateConfig, context: RunContext, log: Log = pri
     result.price_version = prices.version
     log(f"[aggregate {context.run_id}] days {days[0]} .. {days[-1]}, prices {prices.version}")
 
+    for table in TABLES:  # a day that lost rows (or all of them) must not keep old ones
+        _clear_days(storage, warehouse, table, days)
     base = _priced_invocations(spark, storage, warehouse, days, prices, profiles).persist(
         StorageLevel.MEMORY_AND_DISK
     )
@@ -127,19 +129,27 @@ def run(spark: Any, config: AggregateConfig, context: RunContext, log: Log = pri
     finally:
         base.unpersist()
 
-    anomalies = detect_anomalies(spark, storage, warehouse, days, config.settings.anomaly_z)
-    alerts = evaluate_alerts(spark, storage, warehouse, days, config.settings)
+    # A day still being ingested is aggregated (its tables fill up run by run) but not judged: its partial
+    # totals would read as drops. Hours before the ingest watermark are complete.
+    until = complete_until(storage, warehouse)
+    judged = [
+        d
+        for d in days
+        if until is None or datetime.fromisoformat(d).replace(tzinfo=UTC) + timedelta(days=1) <= until
+    ]
+    anomalies = detect_anomalies(spark, storage, warehouse, days, config.settings.anomaly_z, judged, until)
+    alerts = evaluate_alerts(spark, storage, warehouse, days, config.settings, judged, until)
     _write_rows(spark, warehouse, "anomalies", anomalies, days)
     _write_rows(spark, warehouse, "alerts", alerts, days)
     result.anomalies, result.alerts = len(anomalies), len(alerts)
-    if config.settings.cloudwatch:
-        from llmdrift.aggregate.cloudwatch import publish_daily
-
-        sent = publish_daily(spark, storage, warehouse, days, config.settings)
-        log(f"  published {sent:,} CloudWatch metric values to {config.settings.cloudwatch_namespace}")
     if newest_ingest:
         payload = {"last_ingest_finished_at": newest_ingest, "run_id": context.run_id}
         storage.write_bytes(join(warehouse, STATE_FILE), json.dumps(payload, indent=2).encode())
+    if config.settings.cloudwatch:  # after the state: a publishing failure does not block later runs
+        from llmdrift.aggregate.cloudwatch import publish_daily
+
+        sent = publish_daily(spark, storage, warehouse, judged, config.settings, context.now)
+        log(f"  published {sent:,} CloudWatch metric values to {config.settings.cloudwatch_namespace}")
     result.seconds = time.monotonic() - t0
     log(f"  {result.summary()}  [{result.seconds:.1f}s]")
     return result
@@ -219,9 +229,17 @@ def _priced_invocations(
     """Invocations of the days with their cost columns and their metrics (left-joined)."""
     from pyspark.sql import functions as F
 
-    inv = tables.read(spark, storage, warehouse, schemas.load("invocations"), [(d,) for d in days])
+    inv = tables.read(spark, storage, warehouse, schemas.load("invocations"), [(d,) for d in days]).drop(
+        "completion_text", "request_metadata", "source_file", "source_line"
+    )
     met = tables.read(spark, storage, warehouse, schemas.load("invocation_metrics"), [(d,) for d in days])
-    keys = inv.select("model_id", "base_model_id", "endpoint_scope", "region", "dt").distinct().collect()
+    keys = (
+        inv.groupBy("model_id", "region", "dt")
+        .agg(
+            F.first("base_model_id").alias("base_model_id"), F.first("endpoint_scope").alias("endpoint_scope")
+        )
+        .collect()
+    )
     p = price_frame(spark, keys, prices, profiles)
     on = inv.model_id.eqNullSafe(p.p_model_id) & inv.region.eqNullSafe(p.p_region) & (inv.dt == p.p_dt)
     priced = inv.join(F.broadcast(p), on, "left")
@@ -290,7 +308,7 @@ def _write_costs(base: Any, warehouse: str, result: AggregateResult) -> None:
         if row["pricing_status"] in ("priced", "partial"):
             result.priced += int(row["n"])
             result.cost_usd += float(row["cost"] or 0.0)
-        if row["pricing_status"] != "priced":
+        if row["pricing_status"] not in ("priced", "partial"):
             result.unpriced_by_status[row["pricing_status"]] = int(row["n"])
         result.invocations += int(row["n"])
 
@@ -504,6 +522,7 @@ def slice_series(
             else float("nan"),
             "similarity_mean": s["similarity_sum"] / s["similarity_n"] if s["similarity_n"] else float("nan"),
             "scored": scored,
+            "completion_sentiment_n": s["completion_sentiment_n"],
         }
     return out
 
@@ -529,14 +548,27 @@ def _baseline_keys(day: str, hour: int, hourly: bool, have: set[str]) -> tuple[l
 
 
 def detect_anomalies(
-    spark: Any, storage: Storage, warehouse: str, days: list[str], z: float
+    spark: Any,
+    storage: Storage,
+    warehouse: str,
+    days: list[str],
+    z: float,
+    judged: list[str] | None = None,
+    until: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Anomalies of the days, against up to ``BASELINE_DAYS`` of stored history."""
+    """Anomalies of the days (daily points only for the ``judged``, complete, days; hourly points only
+    before ``until``), against up to ``BASELINE_DAYS`` of stored history."""
     first = date.fromisoformat(days[0])
     history = [(first - timedelta(days=i)).isoformat() for i in range(BASELINE_DAYS, 0, -1)]
     daily = usage_rows(spark, storage, warehouse, "usage_daily", history + days)
     hourly = usage_rows(spark, storage, warehouse, "usage_hourly", history + days)
+    daily = [r for r in daily if judged is None or r["dt"] not in days or r["dt"] in judged]
+    hourly = [r for r in hourly if until is None or _hour_start(r["dt"], r["hour"]) < until]
     return find_anomalies(daily, hourly, days, z)
+
+
+def _hour_start(day: str, hour: int) -> datetime:
+    return datetime.fromisoformat(day).replace(hour=int(hour), tzinfo=UTC)
 
 
 def find_anomalies(
@@ -566,6 +598,8 @@ def find_anomalies(
                     floor = stats.rate_floor(
                         sorted(baseline)[len(baseline) // 2] if baseline else value, sample
                     )
+                elif metric == "completion_sentiment_mean":  # a mean of values in [-1, 1]: sd at most 1
+                    floor = 0.5 / max(point["completion_sentiment_n"], 1) ** 0.5
                 else:
                     floor = 0.1 * abs(sorted(baseline)[len(baseline) // 2]) if baseline else 0.0
                 scored = stats.robust_score(value, baseline, floor)
@@ -592,8 +626,15 @@ def find_anomalies(
 
 
 def evaluate_alerts(
-    spark: Any, storage: Storage, warehouse: str, days: list[str], settings: AggregateSettings
+    spark: Any,
+    storage: Storage,
+    warehouse: str,
+    days: list[str],
+    settings: AggregateSettings,
+    judged: list[str] | None = None,
+    until: datetime | None = None,
 ) -> list[dict[str, Any]]:
+    """Alert rules on the complete days (daily rules) and hours before ``until`` (hourly rules)."""
     if not settings.alerts:
         return []
     rows = {
@@ -602,7 +643,9 @@ def evaluate_alerts(
         else []
         for grain, table in (("daily", "usage_daily"), ("hourly", "usage_hourly"))
     }
-    return find_alerts(settings.alerts, rows["daily"], rows["hourly"])
+    daily = [r for r in rows["daily"] if judged is None or r["dt"] in judged]
+    hourly = [r for r in rows["hourly"] if until is None or _hour_start(r["dt"], r["hour"]) < until]
+    return find_alerts(settings.alerts, daily, hourly)
 
 
 def find_alerts(
@@ -649,13 +692,16 @@ def find_alerts(
     return fired
 
 
-def _write_rows(spark: Any, warehouse: str, table: str, rows: list[dict[str, Any]], days: list[str]) -> None:
-    """Replace the days' partitions of a small table with ``rows`` (an empty day is cleared too)."""
+def _clear_days(storage: Storage, warehouse: str, table: str, days: list[str]) -> None:
     schema = schemas.load(table)
-    storage = storage_for(warehouse)
     base = tables.table_uri(warehouse, table)
-    for day in days:  # days with no rows still lose their old rows
+    for day in days:
         storage.delete_tree(tables.partition_path(base, schema, (day,)))
+
+
+def _write_rows(spark: Any, warehouse: str, table: str, rows: list[dict[str, Any]], days: list[str]) -> None:
+    """Write the days' rows of a small table (its days were cleared at the start of the run)."""
+    schema = schemas.load(table)
     if rows:
         df = spark.createDataFrame([tuple(r[c] for c in schema.names) for r in rows], schema.spark_schema())
         tables.append(df, warehouse, schema)

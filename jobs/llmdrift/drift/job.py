@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -28,7 +29,8 @@ import numpy as np
 from llmdrift import schemas, tables
 from llmdrift.aggregate.stats import template_id
 from llmdrift.drift import explain, stats
-from llmdrift.ingest.job import RunContext
+from llmdrift.ingest.job import RunContext, complete_until
+from llmdrift.score.models import embedder_id
 from llmdrift.storage import normalize, storage_for
 
 Log = Callable[[str], None]
@@ -95,6 +97,7 @@ class DriftConfig:
     permutations: int = 300
     alpha: float = 0.05
     seed: int = 0
+    embedder: str = "static"  # whose vectors are compared (the scorer's --embedder)
 
     def __post_init__(self) -> None:
         if self.reference_days < 1:
@@ -161,7 +164,7 @@ def run(spark: Any, config: DriftConfig, context: RunContext, log: Log = print) 
     _write(spark, warehouse, "drift_clusters", [{**base, **c} for c in clusters])
     result.tests = sum(1 for r in results if r["method"] != "not_tested")
     result.drifted = sum(1 for r in results if r["drifted"])
-    result.not_tested = len({(r["slice_type"], r["slice"]) for r in results if r["method"] == "not_tested"})
+    result.not_tested = sum(1 for r in results if r["feature"] == "*")
     for r in sorted((r for r in results if r["drifted"]), key=lambda r: r["q_value"])[:8]:
         result.headlines.append(
             f"{r['slice_type']} {r['slice']}: {r['feature']} drifted ({r['method']}, effect {r['effect_size']:.3f},"
@@ -179,10 +182,14 @@ def _windows(spark: Any, warehouse: str, config: DriftConfig) -> tuple[Window, W
     if current is None:
         from pyspark.sql import functions as F
 
-        inv = tables.read(spark, storage_for(warehouse), warehouse, schemas.load("invocations"))
+        storage = storage_for(warehouse)
+        inv = tables.read(spark, storage, warehouse, schemas.load("invocations"))
         last = inv.agg(F.max("dt")).first()[0]
         if last is None:
             raise DriftError(f"no invocations under {warehouse}: run ingest first")
+        until = complete_until(storage, warehouse)
+        if until is not None:  # a day still being ingested is not compared with whole days
+            last = min(last, (until - timedelta(days=1)).date().isoformat())
         current = Window.parse(last)
     reference = config.reference or Window(
         current.start - timedelta(days=config.reference_days), current.start
@@ -204,9 +211,10 @@ def _tagged(spark: Any, warehouse: str, reference: Window, current: Window, seed
         "dt",
         "base_model_id",
         "caller_name",
-        "system_text",
-        "prompt_text",
-        "completion_text",
+        # templates read the first 2,000 characters, explanations show 240: the rest is never carried
+        F.substring("system_text", 1, 2000).alias("system_text"),
+        F.substring("prompt_text", 1, 2000).alias("prompt_text"),
+        F.substring("completion_text", 1, 600).alias("completion_text"),
         "stop_reason",
         "latency_ms",
     )
@@ -295,6 +303,7 @@ def _samples(
     )
     sampled = sampled.withColumn("embed", F.col("u") < F.col("embedding_fraction"))
     emb = tables.read(spark, storage_for(warehouse), warehouse, schemas.load("embeddings"), list(days))
+    emb = emb.filter(F.col("embedding_model") == embedder_id(config.embedder))  # one vector space only
     wanted = sampled.filter("embed").select("request_id").distinct()
     vectors = (
         emb.join(F.broadcast(wanted), "request_id", "left_semi")
@@ -306,6 +315,10 @@ def _samples(
     for r in joined.drop("u", "scalar_fraction", "embedding_fraction").collect():
         out[(r["slice_type"], r["slice"], r["window"])].append(r.asDict())
     return out
+
+
+def _finite(value: Any) -> bool:
+    return value is not None and math.isfinite(value)
 
 
 def _not_tested(key: SliceKey, counts: dict[SliceKey, tuple[int, int]], min_samples: int) -> dict[str, Any]:
@@ -403,8 +416,8 @@ def _evaluate_slice(
         ]
         explainable[feature] = (xa, ya, ref_texts, cur_texts)
     for column in CONTINUOUS:
-        x = [r[column] for r in ref_rows if r.get(column) is not None]
-        y = [r[column] for r in cur_rows if r.get(column) is not None]
+        x = [r[column] for r in ref_rows if _finite(r.get(column))]
+        y = [r[column] for r in cur_rows if _finite(r.get(column))]
         if min(len(x), len(y)) < config.min_samples // 2:
             add(column, None, (len(x), len(y)), (None, None), "too few values")
             continue

@@ -3,8 +3,9 @@
 - Embeddings: kernel MMD with a permutation null. The statistic is the biased MMD² with a Gaussian kernel
   whose bandwidth is the median pairwise distance of the pooled sample. The p-value is
   ``(1 + #{permuted >= observed}) / (1 + permutations)``, which is exact under exchangeability: the
-  false-alarm rate is at most alpha by construction, whatever the embedding model. Beyond the
-  permutations' resolution the tail comes from a gamma fitted to the permutation null (``gamma_tail``).
+  false-alarm rate is at most alpha by construction (for alpha above ``1 / (permutations + 1)``), whatever
+  the embedding model. Beyond the permutations' resolution the tail is approximated by a gamma fitted to
+  the permutation null (``gamma_tail``).
   All permutations are scored at once as ``diag(Sᵀ K S)`` (one matrix product).
 - Continuous scalars: two-sample Kolmogorov-Smirnov; effect size is the Wasserstein distance in units of
   the pooled standard deviation.
@@ -61,15 +62,16 @@ def mmd_permutation(
     return TestResult("mmd_permutation", observed, p, float(np.sqrt(max(observed, 0.0))))
 
 
-TAIL_EXCEEDANCES = 10
+TAIL_EXCEEDANCES = 1  # the gamma tail only where no permutation reached the observed value
 
 
 def gamma_tail(observed: float, null: npt.NDArray[np.float64]) -> float:
     """Tail probability of ``observed`` under a gamma fitted (by moments) to the permutation null.
 
-    Used only beyond the permutations' resolution (fewer than ``TAIL_EXCEEDANCES`` exceedances, so the
-    permutation p is below about 0.02 anyway): it lets a strong drift reach the small p values that a
-    Benjamini-Hochberg correction over hundreds of tests needs, which ``1 / (permutations + 1)`` cannot.
+    Used only beyond the permutations' resolution (no permutation reached the observed value, so the
+    permutation p is its floor ``1 / (permutations + 1)``, 0.0033 at 300): an approximation that lets a
+    strong drift reach the small p values a Benjamini-Hochberg correction over hundreds of tests needs.
+    Decisions at levels above that floor are the exact permutation test's.
     """
     from scipy.stats import gamma
 
@@ -126,6 +128,8 @@ def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
     p = np.asarray(p_values, dtype=np.float64)
     if p.size == 0:
         return []
+    if not np.all(np.isfinite(p)):
+        raise ValueError("p values must be finite numbers")
     order = np.argsort(p)
     ranked = p[order] * p.size / np.arange(1, p.size + 1)
     q_sorted = np.minimum.accumulate(ranked[::-1])[::-1]

@@ -122,6 +122,12 @@ def read_state(storage: Storage, warehouse: str) -> dict[str, Any] | None:
     return dict(state)
 
 
+def complete_until(storage: Storage, warehouse: str) -> datetime | None:
+    """The ingest watermark: every hour before it has been read (None when ingest never ran here)."""
+    state = read_state(storage, warehouse)
+    return datetime.fromisoformat(state["last_complete_hour"]) if state else None
+
+
 def resolve_window(
     config: IngestConfig,
     log_storage: Storage,
