@@ -36,7 +36,7 @@ def top_terms(texts: list[str], members: npt.NDArray[np.bool_], k: int = TERMS) 
         return []
     try:
         vec = CountVectorizer(
-            stop_words="english", binary=True, min_df=2, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
+            stop_words="english", binary=True, min_df=2, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]{2,}\b"
         )
         counts = vec.fit_transform(texts)
     except ValueError:  # nothing left after stop words
