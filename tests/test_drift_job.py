@@ -77,3 +77,22 @@ def test_two_unchanged_days_show_no_embedding_drift(spark: Any, shifted: Path) -
     embedding = [r for r in rows if r["feature"].endswith("_embedding") and r["slice_type"] == "all"]
     assert len(embedding) == 2
     assert not [r for r in embedding if r["drifted"]]
+
+
+def test_the_report_renders_from_stored_results(spark: Any, shifted: Path) -> None:
+    from llmdrift.report.job import ReportConfig
+    from llmdrift.report.job import run as report
+
+    config = DriftConfig(
+        str(shifted), Window.parse("2026-11-04"), Window.parse("2026-11-02..2026-11-04"), permutations=300
+    )
+    drift(spark, config, RunContext("d3", NOW), log=quiet)
+    result = report(spark, ReportConfig(str(shifted), run_id="d3"), log=quiet)
+    page = Path(result.outputs["report"]).read_text(encoding="utf-8")
+    assert result.outputs["report"].endswith("reports/dt=2026-11-04/drift-report-d3.html")
+    assert "what users ask (prompt embeddings)" in page
+    assert 'id="trends"' in page
+    assert "<script" not in page
+    assert result.bytes < 1_000_000
+    index = Path(result.outputs["index"]).read_text(encoding="utf-8")
+    assert 'href="dt=2026-11-04/drift-report-d3.html"' in index

@@ -444,6 +444,26 @@ def drift(
     _run_jobs(master, conf, errors, lambda spark: run_drift(spark, cfg, RunContext.create("drift"), log=_log))
 
 
+@app.command()
+def report(
+    warehouse: Annotated[str, typer.Option(help="Warehouse root holding the drift and usage tables.")],
+    run_id: Annotated[str | None, typer.Option(help="Drift run to report (default: the newest).")] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(help="Write the HTML here instead of <warehouse>/reports/ (no index update)."),
+    ] = None,
+    master: MasterOpt = "local[*]",
+    conf: ConfOpt = None,
+) -> None:
+    """The HTML drift report of a drift run: one self-contained page, from stored results only."""
+    from llmdrift.report.job import ReportConfig, ReportError
+    from llmdrift.report.job import run as run_report
+    from llmdrift.storage import StorageError
+
+    cfg = ReportConfig(warehouse, run_id, out)
+    _run_jobs(master, conf, (ReportError, StorageError), lambda spark: run_report(spark, cfg, log=_log))
+
+
 @app.command("run")
 def run_all(
     logs: Annotated[str, typer.Option(help="Log root (bucket/prefix above AWSLogs/).")],
@@ -457,7 +477,7 @@ def run_all(
     master: MasterOpt = "local[*]",
     conf: ConfOpt = None,
 ) -> None:
-    """Every job in order: ingest, score what ingest wrote, aggregate its days, drift of the last day."""
+    """Every job in order: ingest, score, aggregate, drift of the last complete day, its HTML report."""
     from llmdrift.aggregate.job import AggregateConfig, AggregateError
     from llmdrift.aggregate.job import run as run_aggregate
     from llmdrift.cost.prices import PriceError
@@ -465,6 +485,8 @@ def run_all(
     from llmdrift.drift.job import run as run_drift
     from llmdrift.ingest.job import IngestConfig, IngestError, RunContext
     from llmdrift.ingest.job import run as run_ingest
+    from llmdrift.report.job import ReportConfig, ReportError
+    from llmdrift.report.job import run as run_report
     from llmdrift.score.comprehend import ComprehendError
     from llmdrift.score.job import ScoreConfig, ScoreError
     from llmdrift.score.job import run as run_score
@@ -486,6 +508,7 @@ def run_all(
         AggregateError,
         PriceError,
         DriftError,
+        ReportError,
         ComprehendError,
         NotImplementedError,
     )
@@ -499,6 +522,7 @@ def run_all(
             spark, AggregateConfig(warehouse, settings=settings), RunContext.create("aggregate"), log=_log
         ),
         lambda spark: run_drift(spark, DriftConfig(warehouse), RunContext.create("drift"), log=_log),
+        lambda spark: run_report(spark, ReportConfig(warehouse), log=_log),
     )
 
 

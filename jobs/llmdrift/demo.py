@@ -23,6 +23,8 @@ from llmdrift.drift.job import run as run_drift
 from llmdrift.generate.traffic import Change, Scenario
 from llmdrift.generate.writer import write_logs
 from llmdrift.ingest.job import IngestConfig, RunContext, run
+from llmdrift.report.job import ReportConfig
+from llmdrift.report.job import run as run_report
 from llmdrift.score.job import ScoreConfig
 from llmdrift.score.job import run as run_score
 from llmdrift.spark import get_spark
@@ -78,10 +80,18 @@ def run_demo(
     aggregated = run_aggregate(
         spark, AggregateConfig(warehouse, settings=settings), RunContext.create("aggregate"), log=log
     )
-    log("[5/5] drift: the last day against the days before it")
+    log("[5/5] drift: the last day against the days before it, and its HTML report")
     drifted = run_drift(spark, DriftConfig(warehouse), RunContext.create("drift"), log=log)
+    reported = run_report(spark, ReportConfig(warehouse), log=log)
     _summarise(spark, warehouse, log)
-    outputs = {"logs": logs, **result.outputs, **scored.outputs, **aggregated.outputs, **drifted.outputs}
+    outputs = {
+        "logs": logs,
+        **result.outputs,
+        **scored.outputs,
+        **aggregated.outputs,
+        **drifted.outputs,
+        **reported.outputs,
+    }
     log(f"done in {time.monotonic() - t0:.1f}s. Written:")
     for name, uri in outputs.items():
         log(f"  {name:<12} {uri}")

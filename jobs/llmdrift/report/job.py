@@ -1,0 +1,112 @@
+"""``llmdrift report``: render a drift run's report from the stored tables, and the index of all reports.
+
+Only stored results are read (drift_results, drift_clusters, usage_daily, anomalies, alerts, ingest_runs,
+quarantine); nothing is recomputed, so any past run's report can be regenerated. Reports land at
+``<warehouse>/reports/dt=<last current day>/drift-report-<run id>.html``, with ``reports/index.html``
+listing every report, newest first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from llmdrift import schemas, tables
+from llmdrift.drift.job import Window
+from llmdrift.report.render import ReportData, render, render_index
+from llmdrift.storage import join, normalize, storage_for
+
+Log = Callable[[str], None]
+
+
+class ReportError(RuntimeError):
+    """The report cannot be made."""
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    warehouse: str
+    run_id: str | None = None  # default: the newest drift run
+    out: str | None = None  # default: under <warehouse>/reports/
+
+
+@dataclass
+class ReportResult:
+    run_id: str = ""
+    bytes: int = 0
+    seconds: float = 0.0
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+def load(spark: Any, warehouse: str, run_id: str | None) -> ReportData:
+    from pyspark.sql import functions as F
+
+    storage = storage_for(warehouse)
+
+    def read(table: str, days: list[str] | None = None) -> Any:
+        return tables.read(
+            spark, storage, warehouse, schemas.load(table), [(d,) for d in days] if days else None
+        )
+
+    results = read("drift_results")
+    if run_id is None:
+        newest = results.agg(F.max(F.struct("current_end", "run_id")).alias("m")).first()["m"]
+        if newest is None:
+            raise ReportError(f"no drift runs under {warehouse}: run `llmdrift drift` first")
+        run_id = newest["run_id"]
+    rows = [r.asDict() for r in results.filter(results.run_id == run_id).collect()]
+    if not rows:
+        raise ReportError(f"drift run {run_id!r} not found under {warehouse}")
+    keys = ("run_id", "reference_start", "reference_end", "current_start", "current_end")
+    run = {k: rows[0][k] for k in keys}
+    days = Window.parse(f"{run['reference_start']}..{run['current_end']}").days
+    clusters = read("drift_clusters")
+    quarantine = (
+        read("quarantine", days).groupBy("reason_code", "row_kept").count().withColumnRenamed("count", "n")
+    )
+    return ReportData(
+        run=run,
+        results=rows,
+        clusters=[r.asDict() for r in clusters.filter(clusters.run_id == run_id).collect()],
+        daily=[r.asDict() for r in read("usage_daily", days).collect()],
+        anomalies=[r.asDict() for r in read("anomalies", days).collect()],
+        alerts=[r.asDict() for r in read("alerts", days).collect()],
+        ingest_runs=[r.asDict() for r in read("ingest_runs").collect()],
+        quarantine=[r.asDict() for r in quarantine.collect()],
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def run(spark: Any, config: ReportConfig, log: Log = print) -> ReportResult:
+    t0 = time.monotonic()
+    warehouse = normalize(config.warehouse)
+    data = load(spark, warehouse, config.run_id)
+    page = render(data).encode("utf-8")
+    storage = storage_for(warehouse)
+    reports = join(warehouse, "reports")
+    day = Window.parse(f"{data.run['current_start']}..{data.run['current_end']}").days[-1]
+    target = config.out or join(reports, f"dt={day}", f"drift-report-{data.run['run_id']}.html")
+    storage_for(target).write_bytes(target, page)
+    result = ReportResult(data.run["run_id"], len(page), outputs={"report": target})
+    if config.out is None:
+        index = join(reports, "index.html")
+        storage.write_bytes(index, render_index(_entries(storage, reports)).encode("utf-8"))
+        result.outputs["index"] = index
+    result.seconds = time.monotonic() - t0
+    log(f"[report] run {data.run['run_id']}: {len(page) / 1024:,.0f} KB in {result.seconds:.1f}s")
+    return result
+
+
+def _entries(storage: Any, reports: str) -> list[dict[str, str]]:
+    entries = []
+    for info in storage.list_files(reports, recursive=True):
+        name = info.uri.rsplit("/", 1)[-1]
+        if not name.startswith("drift-report-"):
+            continue
+        folder = info.uri.rsplit("/", 2)[-2]
+        run_id = name[len("drift-report-") : -len(".html")]
+        entries.append({"href": f"{folder}/{name}", "title": f"{folder[3:]} drift report", "run_id": run_id})
+    return sorted(entries, key=lambda e: (e["href"].split("/")[0], e["run_id"]), reverse=True)
