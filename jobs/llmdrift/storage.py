@@ -110,6 +110,7 @@ class LocalStorage:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; written objects are as readable as any file
             os.replace(tmp, path)
         except OSError as exc:
             raise StorageError(f"cannot write {uri}: {exc}") from exc
