@@ -168,3 +168,12 @@ def test_a_strong_drift_gets_a_p_value_below_the_permutation_resolution() -> Non
     result = stats.mmd_permutation(unit(rng.normal(size=(200, 32))), current, 200, rng)
     assert result.p_value < 1e-6  # far below 1 / 201: it can pass a BH correction over hundreds of tests
     assert stats.benjamini_hochberg([result.p_value] + [0.5] * 400)[0] < 0.05
+
+
+def test_histograms_share_bins_and_sum_to_one() -> None:
+    edges, ref, cur = stats.histograms([0.0, 1.0, 2.0, 3.0] * 25, [3.0] * 100, bins=3)
+    assert (edges[0], edges[-1]) == (0.0, 3.0)  # pooled 1st and 99th percentiles
+    assert len(edges) == 4
+    assert sum(ref) == pytest.approx(1.0)
+    assert sum(cur) == pytest.approx(1.0)
+    assert cur[-1] == pytest.approx(1.0)  # every current value in the top bin

@@ -57,7 +57,12 @@ def sample_data() -> ReportData:
         _result(
             "all", "*", "completion_refusal_flag", "two_proportion", 1e-9, 1e-8, True, ref=0.03, cur=0.11
         ),
-        _result("all", "*", "completion_sentiment_compound", "ks", 0.4, 0.6, False, ref=0.49, cur=0.47),
+        {
+            **_result("all", "*", "completion_sentiment_compound", "ks", 0.4, 0.6, False, ref=0.49, cur=0.47),
+            "bin_edges": [-1.0, -0.5, 0.0, 0.5, 1.0],
+            "reference_hist": [0.1, 0.2, 0.3, 0.4],
+            "current_hist": [0.15, 0.2, 0.3, 0.35],
+        },
         _result("caller", HOSTILE, "*", "not_tested", None, None, None),
     ]
     clusters = [
@@ -149,6 +154,7 @@ def test_self_contained_and_complete() -> None:
         assert f'id="{section}"' in page
     assert "2 of 3 tests show drift" in page
     assert "refusal rate" in page
+    assert "0.5 to 1: reference 40.0%, current 35.0%" in page  # the sentiment histogram, by bin
     assert "anomaly: expected 0.03" in page  # the anomaly is marked on the refusal chart
     assert "Not tested" in page
     assert "invocations have no price" in page

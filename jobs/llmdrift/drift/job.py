@@ -340,6 +340,9 @@ def _not_tested(key: SliceKey, counts: dict[SliceKey, tuple[int, int]], min_samp
         "note": f"fewer than {min_samples} invocations in a window",
         "reference_value": None,
         "current_value": None,
+        "bin_edges": None,
+        "reference_hist": None,
+        "current_hist": None,
     }
 
 
@@ -361,6 +364,7 @@ def _evaluate_slice(
         n: tuple[int, int],
         values: tuple[Any, Any],
         note: str = "",
+        hist: tuple[list[float], list[float], list[float]] | None = None,
     ) -> None:
         results.append(
             {
@@ -378,6 +382,9 @@ def _evaluate_slice(
                 "note": note or None,
                 "reference_value": values[0],
                 "current_value": values[1],
+                "bin_edges": hist[0] if hist else None,
+                "reference_hist": hist[1] if hist else None,
+                "current_hist": hist[2] if hist else None,
             }
         )
 
@@ -421,7 +428,8 @@ def _evaluate_slice(
         if min(len(x), len(y)) < config.min_samples // 2:
             add(column, None, (len(x), len(y)), (None, None), "too few values")
             continue
-        add(column, stats.ks_test(x, y), (len(x), len(y)), (float(np.mean(x)), float(np.mean(y))))
+        means = (float(np.mean(x)), float(np.mean(y)))
+        add(column, stats.ks_test(x, y), (len(x), len(y)), means, hist=stats.histograms(x, y))
     for column in FLAGS:
         x = [bool(r[column]) for r in ref_rows if r.get(column) is not None]
         y = [bool(r[column]) for r in cur_rows if r.get(column) is not None]

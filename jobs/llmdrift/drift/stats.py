@@ -123,6 +123,23 @@ def categorical_test(x: Sequence[str], y: Sequence[str]) -> TestResult:
     return TestResult("chi_square", float(chi2), float(p), js)
 
 
+HIST_BINS = 12
+
+
+def histograms(
+    x: Sequence[float], y: Sequence[float], bins: int = HIST_BINS
+) -> tuple[list[float], list[float], list[float]]:
+    """(edges, reference shares, current shares) on shared bins between the pooled 1st and 99th
+    percentiles (outliers go to the end bins), for the report's distribution charts."""
+    a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    lo, hi = np.percentile(np.concatenate([a, b]), [1, 99])
+    if hi <= lo:
+        hi = lo + 1.0
+    edges = np.linspace(lo, hi, bins + 1)
+    shares = [np.histogram(np.clip(v, lo, hi), bins=edges)[0] / max(len(v), 1) for v in (a, b)]
+    return [float(e) for e in edges], [float(v) for v in shares[0]], [float(v) for v in shares[1]]
+
+
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
     """q-values controlling the false discovery rate (step-up, monotone, capped at 1)."""
     p = np.asarray(p_values, dtype=np.float64)

@@ -157,6 +157,38 @@ def _share_bars(reference: float, current: float) -> str:
     return "".join(out)
 
 
+def _histogram(edges: list[float], reference: list[float], current: list[float]) -> str:
+    """Paired histogram: reference as grey dashed outlines, current as blue bars (tooltips per bin)."""
+    w, h = 200, 44
+    peak = max([*reference, *current, 1e-9])
+    bw = w / len(reference)
+    out = [f'<svg viewBox="0 0 {w} {h + 12}" class="hist" role="img">']
+    for i, (r, c) in enumerate(zip(reference, current, strict=True)):
+        x = i * bw
+        label = f"{edges[i]:.3g} to {edges[i + 1]:.3g}: reference {r:.1%}, current {c:.1%}"
+        out.append(f"<g><title>{esc(label)}</title>")
+        out.append(
+            f'<rect x="{x + 1:.1f}" y="{h - h * c / peak:.1f}" width="{bw - 2:.1f}" height="{h * c / peak:.1f}"'
+            f' fill="{CUR}" opacity=".75"/>'
+        )
+        out.append(
+            f'<rect x="{x + 1:.1f}" y="{h - h * r / peak:.1f}" width="{bw - 2:.1f}" height="{h * r / peak:.1f}"'
+            f' fill="none" stroke="{REF}" stroke-width="1.5" stroke-dasharray="3 2"/></g>'
+        )
+    out.append(f'<text x="0" y="{h + 10}" class="axis">{esc(f"{edges[0]:.3g}")}</text>')
+    out.append(f'<text x="{w}" y="{h + 10}" class="axis" text-anchor="end">{esc(f"{edges[-1]:.3g}")}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _distribution(r: dict[str, Any]) -> str:
+    if r.get("bin_edges") and r.get("reference_hist") and r.get("current_hist"):
+        return _histogram(r["bin_edges"], r["reference_hist"], r["current_hist"])
+    if r["feature"].endswith(("_flag", "_has_pii")) and r.get("reference_value") is not None:
+        return _share_bars(r["reference_value"], r["current_value"])
+    return ""
+
+
 # ------------------------------------------------------------------------------------------- sections
 
 
@@ -252,15 +284,18 @@ def _embeddings(data: ReportData) -> str:
 def _scalars(data: ReportData) -> str:
     rows = [r for r in data.results if r["slice_type"] == "all" and not r["feature"].endswith("_embedding")]
     out = [
-        '<section id="metrics"><h2>Metrics, all traffic</h2><table><tr><th>metric</th><th>reference</th>'
-        "<th>current</th><th>test</th><th>effect</th><th>q</th><th>verdict</th></tr>"
+        '<section id="metrics"><h2>Metrics, all traffic</h2><p class="muted">Distributions: reference dashed'
+        " grey, current blue (shares per bin on hover); flags: R = reference, C = current.</p><table><tr>"
+        "<th>metric</th><th>reference</th><th>current</th><th>distribution</th><th>test</th><th>effect</th>"
+        "<th>q</th><th>verdict</th></tr>"
     ]
     for r in sorted(rows, key=lambda r: (not r["drifted"], r["q_value"] if r["q_value"] is not None else 2)):
         ref, cur = _num(r.get("reference_value"), "{:.4g}"), _num(r.get("current_value"), "{:.4g}")
         verdict = "not tested" if r["drifted"] is None else ("drifted" if r["drifted"] else "no drift")
         cls = "bad" if r["drifted"] else ("muted" if r["drifted"] is None else "ok")
         out.append(
-            f"<tr><td>{esc(feature_name(r['feature']))}</td><td>{ref}</td><td>{cur}</td><td>{esc(r['method'])}</td>"
+            f"<tr><td>{esc(feature_name(r['feature']))}</td><td>{ref}</td><td>{cur}</td><td>{_distribution(r)}</td>"
+            f"<td>{esc(r['method'])}</td>"
             f"<td>{_num(r['effect_size'], '{:.3f}')}</td><td>{_num(r['q_value'], '{:.2g}')}</td>"
             f'<td><span class="badge {cls}">{verdict}</span></td></tr>'
         )
@@ -409,7 +444,7 @@ td,th{border-bottom:1px solid #eaeef2;padding:4px 6px;text-align:left;vertical-a
 .badge.muted{color:#57606a;border-color:#8c959f}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:12px}
 figure{margin:0}figcaption{font-weight:600;font-size:14px}
-.chart{width:100%;height:auto}.bars{width:230px;height:30px}
+.chart{width:100%;height:auto}.bars{width:230px;height:30px}.hist{width:200px;height:56px}
 .line{fill:none;stroke:#1f6feb;stroke-width:2}.dot{fill:#1f6feb}.dot.anomaly{fill:#cf222e}
 .flag{fill:#cf222e;font-weight:700;font-size:12px}.band{fill:#1f6feb;opacity:.15}
 .current-bg{fill:#f6f8fa}.axis{font-size:10px;fill:#57606a}
