@@ -94,6 +94,8 @@ def sample_data() -> ReportData:
                 "completion_sentiment_n": 1000,
                 "toxic_rate": 0.02,
                 "unpriced": 5,
+                "input_tokens": 400_000,
+                "output_tokens": 100_000,
             }
         )
     anomalies = [
@@ -158,6 +160,7 @@ def test_self_contained_and_complete() -> None:
     assert "anomaly: expected 0.03" in page  # the anomaly is marked on the refusal chart
     assert "Not tested" in page
     assert "invocations have no price" in page
+    assert "amazon.nova-micro-v1:0: 500,000" in page  # tokens by model, on hover
     assert len(page.encode()) < 100_000
 
 

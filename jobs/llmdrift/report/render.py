@@ -372,26 +372,36 @@ def _window_days(start: str, end: str) -> list[str]:
     return [(a + timedelta(days=i)).isoformat() for i in range((b - a).days)]
 
 
+def _bar_table(title: str, values: dict[str, float], fmt: str) -> str:
+    top = sorted(values.items(), key=lambda kv: -kv[1])[:8]
+    peak = max((v for _, v in top), default=0.0) or 1.0
+    rows = "".join(
+        f'<tr><td>{esc(k)}</td><td><svg viewBox="0 0 160 12" class="bars"><rect width="{160 * v / peak:.1f}"'
+        f' height="10" fill="{CUR}"><title>{esc(k)}: {esc(fmt.format(v))}</title></rect></svg></td>'
+        f"<td>{esc(fmt.format(v))}</td></tr>"
+        for k, v in top
+    )
+    return f"<div><h3>{esc(title)}</h3><table>{rows}</table></div>"
+
+
 def _cost(data: ReportData) -> str:
     current = set(_window_days(data.run["current_start"], data.run["current_end"]))
     by_model: dict[str, float] = defaultdict(float)
     by_caller: dict[str, float] = defaultdict(float)
+    tokens: dict[str, float] = defaultdict(float)
     unpriced = 0
     for r in data.daily:
         if r["dt"] in current:
-            by_model[r.get("base_model_id") or "(unknown)"] += float(r.get("cost_usd") or 0)
+            model = r.get("base_model_id") or "(unknown)"
+            by_model[model] += float(r.get("cost_usd") or 0)
             by_caller[r.get("caller_name") or "(unknown)"] += float(r.get("cost_usd") or 0)
+            tokens[model] += float((r.get("input_tokens") or 0) + (r.get("output_tokens") or 0))
             unpriced += int(r.get("unpriced") or 0)
     total = sum(by_model.values())
     out = [f'<section id="cost"><h2>Cost in the current window: ${total:,.2f}</h2><div class="grid">']
-    for title, values in (("by model", by_model), ("top callers", by_caller)):
-        top = sorted(values.items(), key=lambda kv: -kv[1])[:8]
-        peak = max((v for _, v in top), default=0.0) or 1.0
-        rows = "".join(
-            f'<tr><td>{esc(k)}</td><td><svg viewBox="0 0 160 12" class="bars"><rect width="{160 * v / peak:.1f}" height="10" fill="{CUR}"><title>{esc(k)}: ${v:,.2f}</title></rect></svg></td><td>${v:,.2f}</td></tr>'
-            for k, v in top
-        )
-        out.append(f"<div><h3>{title}</h3><table>{rows}</table></div>")
+    out.append(_bar_table("cost by model", by_model, "${:,.2f}"))
+    out.append(_bar_table("cost by caller (top)", by_caller, "${:,.2f}"))
+    out.append(_bar_table("tokens by model (input + output)", tokens, "{:,.0f}"))
     out.append("</div>")
     if unpriced:
         out.append(
@@ -415,7 +425,7 @@ def _health(data: ReportData) -> str:
     totals = {k: sum(int(r.get(k) or 0) for r in data.ingest_runs) for k in keys}
     out = ['<section id="health"><h2>Data health</h2>']
     out.append(
-        f"<p>{len(data.ingest_runs)} ingest runs read {totals['lines_read']:,} lines: {totals['rows_new']:,} new"
+        f"<p>{len(data.ingest_runs)} ingest run{'' if len(data.ingest_runs) == 1 else 's'} read {totals['lines_read']:,} lines: {totals['rows_new']:,} new"
         f" invocations, {totals['duplicates']:,} duplicates dropped, {totals['rejected']:,} lines quarantined,"
         f" {totals['warnings']:,} rows kept with warnings, {totals['offloaded_bodies_read']:,} offloaded bodies"
         f" read, {totals['file_errors']:,} damaged objects.</p>"
