@@ -127,8 +127,22 @@ def sample_data() -> ReportData:
         }
     ]
     quarantine = [{"reason_code": "not_json", "row_kept": False, "n": 5}]
+    bodies = [
+        {"status": "inline", "n": 7900},
+        {"status": "offloaded", "n": 80},
+        {"status": "absent", "n": 20},
+    ]
     return ReportData(
-        RUN, results, clusters, daily, anomalies, alerts, ingest_runs, quarantine, "2026-12-02 10:00 UTC"
+        RUN,
+        results,
+        clusters,
+        daily,
+        anomalies,
+        alerts,
+        ingest_runs,
+        quarantine,
+        bodies,
+        generated_at="2026-12-02 10:00 UTC",
     )
 
 
@@ -160,6 +174,7 @@ def test_self_contained_and_complete() -> None:
     assert "anomaly: expected 0.03" in page  # the anomaly is marked on the refusal chart
     assert "Not tested" in page
     assert "invocations have no price" in page
+    assert "20 bodies could not be read or were not logged" in page
     assert "amazon.nova-micro-v1:0: 500,000" in page  # tokens by model, on hover
     assert len(page.encode()) < 100_000
 

@@ -1,7 +1,7 @@
 """``llmdrift report``: render a drift run's report from the stored tables, and the index of all reports.
 
 Only stored results are read (drift_results, drift_clusters, usage_daily, anomalies, alerts, ingest_runs,
-quarantine); nothing is recomputed, so any past run's report can be regenerated. Reports land at
+quarantine, body status counts of invocations); nothing is recomputed, so any past run's report can be regenerated. Reports land at
 ``<warehouse>/reports/dt=<last current day>/drift-report-<run id>.html``, with ``reports/index.html``
 listing every report, newest first.
 """
@@ -64,6 +64,13 @@ def load(spark: Any, warehouse: str, run_id: str | None) -> ReportData:
     run = {k: rows[0][k] for k in keys}
     days = Window.parse(f"{run['reference_start']}..{run['current_end']}").days
     clusters = read("drift_clusters")
+    inv = read("invocations", days)
+    bodies = (
+        inv.select(F.explode(F.array("input_body_status", "output_body_status")).alias("status"))
+        .groupBy("status")
+        .count()
+        .withColumnRenamed("count", "n")
+    )
     quarantine = (
         read("quarantine", days).groupBy("reason_code", "row_kept").count().withColumnRenamed("count", "n")
     )
@@ -76,6 +83,7 @@ def load(spark: Any, warehouse: str, run_id: str | None) -> ReportData:
         alerts=[r.asDict() for r in read("alerts", days).collect()],
         ingest_runs=[r.asDict() for r in read("ingest_runs").collect()],
         quarantine=[r.asDict() for r in quarantine.collect()],
+        bodies=[r.asDict() for r in bodies.collect()],
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

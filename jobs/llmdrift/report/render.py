@@ -59,6 +59,7 @@ class ReportData:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     ingest_runs: list[dict[str, Any]] = field(default_factory=list)
     quarantine: list[dict[str, Any]] = field(default_factory=list)  # reason_code, row_kept, n
+    bodies: list[dict[str, Any]] = field(default_factory=list)  # status (inline, offloaded, absent...), n
     generated_at: str = ""
 
 
@@ -430,6 +431,14 @@ def _health(data: ReportData) -> str:
         f" {totals['warnings']:,} rows kept with warnings, {totals['offloaded_bodies_read']:,} offloaded bodies"
         f" read, {totals['file_errors']:,} damaged objects.</p>"
     )
+    if data.bodies:
+        counts = {b["status"]: int(b["n"]) for b in data.bodies if b["status"]}
+        missing = sum(v for k, v in counts.items() if k not in ("inline", "offloaded"))
+        listed = ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+        out.append(
+            f"<p>Request and response bodies in the two windows: {esc(listed)}."
+            f"{' <strong>' + f'{missing:,} bodies could not be read or were not logged.</strong>' if missing else ''}</p>"
+        )
     if data.quarantine:
         rows = "".join(
             f"<tr><td>{esc(q['reason_code'])}</td><td>{'row kept' if q['row_kept'] else 'rejected'}</td><td>{int(q['n']):,}</td></tr>"
