@@ -63,3 +63,12 @@ def append(df: Any, warehouse: str, schema: TableSchema) -> None:
         .partitionBy(*schema.partition_names)
         .parquet(spark_path(table_uri(warehouse, schema.table)))
     )
+
+
+def append_rows(spark: Any, rows: list[dict[str, Any]], warehouse: str, schema: TableSchema) -> None:
+    """Append small driver-side rows (dicts keyed by column; a missing key is null) to a table."""
+    if rows:
+        df = spark.createDataFrame(
+            [tuple(r.get(c) for c in schema.names) for r in rows], schema.spark_schema()
+        )
+        append(df, warehouse, schema)

@@ -139,8 +139,8 @@ def run(spark: Any, config: AggregateConfig, context: RunContext, log: Log = pri
     ]
     anomalies = detect_anomalies(spark, storage, warehouse, days, config.settings.anomaly_z, judged, until)
     alerts = evaluate_alerts(spark, storage, warehouse, days, config.settings, judged, until)
-    _write_rows(spark, warehouse, "anomalies", anomalies, days)
-    _write_rows(spark, warehouse, "alerts", alerts, days)
+    tables.append_rows(spark, anomalies, warehouse, schemas.load("anomalies"))  # days cleared at the start
+    tables.append_rows(spark, alerts, warehouse, schemas.load("alerts"))
     result.anomalies, result.alerts = len(anomalies), len(alerts)
     if newest_ingest:
         payload = {"last_ingest_finished_at": newest_ingest, "run_id": context.run_id}
@@ -697,11 +697,3 @@ def _clear_days(storage: Storage, warehouse: str, table: str, days: list[str]) -
     base = tables.table_uri(warehouse, table)
     for day in days:
         storage.delete_tree(tables.partition_path(base, schema, (day,)))
-
-
-def _write_rows(spark: Any, warehouse: str, table: str, rows: list[dict[str, Any]], days: list[str]) -> None:
-    """Write the days' rows of a small table (its days were cleared at the start of the run)."""
-    schema = schemas.load(table)
-    if rows:
-        df = spark.createDataFrame([tuple(r[c] for c in schema.names) for r in rows], schema.spark_schema())
-        tables.append(df, warehouse, schema)

@@ -160,8 +160,8 @@ def run(spark: Any, config: DriftConfig, context: RunContext, log: Log = print) 
         "current_end": current.end.isoformat(),
         "dt": (current.end - timedelta(days=1)).isoformat(),
     }
-    _write(spark, warehouse, "drift_results", [{**base, **r} for r in results])
-    _write(spark, warehouse, "drift_clusters", [{**base, **c} for c in clusters])
+    tables.append_rows(spark, [{**base, **r} for r in results], warehouse, schemas.load("drift_results"))
+    tables.append_rows(spark, [{**base, **c} for c in clusters], warehouse, schemas.load("drift_clusters"))
     result.tests = sum(1 for r in results if r["method"] != "not_tested")
     result.drifted = sum(1 for r in results if r["drifted"])
     result.not_tested = sum(1 for r in results if r["feature"] == "*")
@@ -500,11 +500,3 @@ def evaluate_slices(
                     }
                 )
     return results, clusters
-
-
-def _write(spark: Any, warehouse: str, table: str, rows: list[dict[str, Any]]) -> None:
-    schema = schemas.load(table)
-    if not rows:
-        return
-    df = spark.createDataFrame([tuple(r.get(c) for c in schema.names) for r in rows], schema.spark_schema())
-    tables.append(df, warehouse, schema)
