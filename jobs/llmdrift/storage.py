@@ -1,8 +1,9 @@
 """The one I/O layer: every file the jobs read or write goes through a URI here.
 
-Local paths (``/data/x`` or ``file:///data/x``) are served now; ``s3://`` is served by the S3 backend of the
-Glue/Athena work. Callers never build OS paths themselves: they join URIs with :func:`join` and hand Spark
-the result of :func:`spark_path`.
+Local paths (``/data/x`` or ``file:///data/x``) and ``s3://bucket/prefix`` URIs are served. S3 goes through
+boto3 with the usual AWS configuration (credentials chain, region, and ``AWS_ENDPOINT_URL_S3`` /
+``AWS_ENDPOINT_URL`` for an S3-compatible server such as SeaweedFS or MinIO). Callers never build OS paths
+themselves: they join URIs with :func:`join` and hand Spark the result of :func:`spark_path`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class StorageError(OSError):
@@ -63,7 +64,7 @@ def spark_path(uri: str) -> str:
     """The path Spark should read or write for a URI."""
     uri = normalize(uri)
     if is_s3(uri):
-        return uri  # mapped to s3a:// by the S3 backend's session settings
+        return uri  # Glue reads s3:// natively; locally llmdrift.spark maps the s3 scheme to Hadoop's S3A
     return "file://" + uri
 
 
@@ -125,12 +126,138 @@ class LocalStorage:
             os.remove(uri)
 
 
+def s3_endpoint() -> str | None:
+    """The S3 endpoint override from the usual AWS configuration, if any (service-specific one first)."""
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """``s3://bucket/a/b`` -> ``("bucket", "a/b")``."""
+    rest = normalize(uri)[len("s3://") :]
+    bucket, _, key = rest.partition("/")
+    if not bucket:
+        raise ValueError(f"{uri!r}: an s3:// URI needs a bucket name")
+    return bucket, key
+
+
+class S3Storage:
+    """S3 (or an S3-compatible server) through boto3. Keys are objects; a "directory" is a key prefix.
+
+    Objects are written whole by one PUT, so a reader sees the old object or the new one, never half.
+    """
+
+    def __init__(self, client: Any = None) -> None:
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            # Path-style addressing for S3-compatible servers (no per-bucket DNS names on loopback).
+            style = {"addressing_style": "path"} if s3_endpoint() else {}
+            # A session of its own: boto3's default session would keep the first credentials it found.
+            client = boto3.session.Session().client(
+                "s3",
+                endpoint_url=s3_endpoint(),
+                config=Config(s3=style, retries={"max_attempts": 5, "mode": "standard"}),
+            )
+        self.client = client
+
+    def _error(self, action: str, uri: str, exc: Exception) -> StorageError:
+        return StorageError(f"cannot {action} {uri}: {exc}")
+
+    def _pages(self, uri: str, delimiter: str | None) -> Iterator[dict[str, Any]]:
+        bucket, key = split_s3(uri)
+        prefix = f"{key}/" if key else ""
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        try:
+            yield from self.client.get_paginator("list_objects_v2").paginate(**kwargs)
+        except Exception as exc:
+            if _s3_code(exc) == "NoSuchBucket":
+                return
+            raise self._error("list", uri, exc) from exc
+
+    def list_files(self, uri: str, recursive: bool = False) -> list[FileInfo]:
+        bucket, _ = split_s3(uri)
+        out = [
+            FileInfo(f"s3://{bucket}/{obj['Key']}", int(obj["Size"]))
+            for page in self._pages(uri, None if recursive else "/")
+            for obj in page.get("Contents", [])
+            if not obj["Key"].endswith("/")  # folder markers some tools create
+        ]
+        return sorted(out, key=lambda f: f.uri)
+
+    def list_dirs(self, uri: str) -> list[str]:
+        names = {
+            p["Prefix"].rstrip("/").rsplit("/", 1)[-1]
+            for page in self._pages(uri, "/")
+            for p in page.get("CommonPrefixes", [])
+        }
+        return sorted(names)
+
+    def read_bytes(self, uri: str, limit: int | None = None) -> bytes:
+        bucket, key = split_s3(uri)
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if limit is not None:
+            if limit <= 0:
+                return b""
+            kwargs["Range"] = f"bytes=0-{limit - 1}"
+        try:
+            body: bytes = self.client.get_object(**kwargs)["Body"].read()
+        except Exception as exc:
+            if _s3_code(exc) in ("NoSuchKey", "404", "NoSuchBucket"):
+                raise FileNotFoundError(uri) from exc
+            if _s3_code(exc) == "InvalidRange":  # a range on an empty object
+                return b""
+            raise self._error("read", uri, exc) from exc
+        return body
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        bucket, key = split_s3(uri)
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if data:  # an empty object is sent without a body: some S3-compatible servers mishandle b""
+            kwargs["Body"] = data
+        try:
+            self.client.put_object(**kwargs)
+        except Exception as exc:
+            raise self._error("write", uri, exc) from exc
+
+    def exists(self, uri: str) -> bool:
+        """An object at the URI, or any object under it as a prefix."""
+        bucket, key = split_s3(uri)
+        try:
+            self.client.head_object(Bucket=bucket, Key=key)
+            return True
+        except Exception as exc:
+            if _s3_code(exc) not in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
+                raise self._error("check", uri, exc) from exc
+        return any(page.get("KeyCount", 0) for page in self._pages(uri, None))
+
+    def delete_tree(self, uri: str) -> None:
+        bucket, key = split_s3(uri)
+        keys = [f.uri[len(f"s3://{bucket}/") :] for f in self.list_files(uri, recursive=True)]
+        if key:
+            keys.append(key)  # the URI may be an object itself; deleting a missing key is a no-op
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1,000 keys
+            batch = [{"Key": k} for k in keys[start : start + 1000]]
+            try:
+                result = self.client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            except Exception as exc:
+                raise self._error("delete", uri, exc) from exc
+            if result.get("Errors"):
+                first = result["Errors"][0]
+                raise StorageError(f"cannot delete s3://{bucket}/{first.get('Key')}: {first.get('Message')}")
+
+
+def _s3_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
 def storage_for(uri: str) -> Storage:
-    if is_s3(uri):
-        raise NotImplementedError(
-            f"{uri}: s3:// URIs are not served yet by this version of llmdrift; use a local path"
-        )
-    return LocalStorage()
+    return S3Storage() if is_s3(uri) else LocalStorage()
 
 
 def iter_lines(data: bytes) -> Iterator[bytes]:
