@@ -1,0 +1,152 @@
+"""Data-quality gates: great-expectations suites over the tables a run wrote, results in dq_results."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from llmdrift import schemas, tables
+from llmdrift.dq.job import DQConfig, DQError, run, validate_frame
+from llmdrift.dq.suites import WARNING, between, suites
+from llmdrift.ingest.job import RunContext
+from llmdrift.storage import LocalStorage
+
+NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
+DAYS = ("2026-11-02", "2026-11-03")
+
+
+def test_every_table_with_a_schema_and_rows_has_a_suite_with_its_key_and_not_null_rules() -> None:
+    all_suites = suites()
+    for name in ("invocations", "invocation_metrics", "invocation_costs", "drift_results", "ingest_runs"):
+        expectations = {c.expectation for c in all_suites[name].checks}
+        assert {"ExpectColumnValuesToNotBeNull"} <= expectations
+        assert expectations & {"ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique"}
+    columns = {c.columns for c in all_suites["invocation_metrics"].checks}
+    assert {"completion_refusal_score", "prompt_toxicity_score", "request_id"} <= columns
+
+
+def test_validate_frame_reports_each_broken_rule_with_failing_keys() -> None:
+    frame = pd.DataFrame(
+        {
+            "request_id": ["a", "b", "b", "c"],
+            "score": [0.1, 1.7, 0.5, None],
+            "cost": [1.0, None, 2.0, None],
+            "status": ["priced", "priced", "priced", "unpriced"],
+        }
+    )
+    from llmdrift.dq.suites import Check
+
+    checks = [
+        Check("ExpectColumnValuesToBeUnique", {"column": "request_id"}, "request_id is unique"),
+        between("score", 0, 1),
+        Check(
+            "ExpectColumnValuesToNotBeNull",
+            {"column": "cost"},
+            "cost present when priced",
+            WARNING,
+            when=("status", "priced"),
+        ),
+        between("cost", 0, None),
+    ]
+    rows = validate_frame("t", frame, checks, ["request_id"])
+    by_rule = {r["description"]: r for r in rows}
+    assert [r["success"] for r in rows] == [False, False, False, True]
+    assert by_rule["request_id is unique"]["unexpected_count"] == 2
+    assert by_rule["request_id is unique"]["failing_keys"] == ["request_id=b", "request_id=b"]
+    assert by_rule["score within [0, 1] (nulls allowed)"]["failing_keys"] == ["request_id=b"]
+    priced = by_rule["cost present when priced"]
+    assert (priced["element_count"], priced["unexpected_count"], priced["severity"]) == (3, 1, WARNING)
+
+
+@pytest.fixture(scope="module")
+def pipeline_warehouse(spark: Any, tmp_path_factory: pytest.TempPathFactory, scored_warehouse: Any) -> Path:
+    """Two scored days, aggregated, with a drift run: what `llmdrift run` leaves behind."""
+    from llmdrift.aggregate.job import AggregateConfig
+    from llmdrift.aggregate.job import run as aggregate
+    from llmdrift.drift.job import DriftConfig, Window
+    from llmdrift.drift.job import run as drift
+    from llmdrift.generate.traffic import Scenario
+
+    scenario = Scenario(seed=3, start=date(2026, 11, 2), days=2, per_day=150, duplicate_rate=0.02)
+    warehouse = scored_warehouse(spark, scenario, tmp_path_factory.mktemp("dq"))
+    quiet = lambda _: None  # noqa: E731
+    aggregate(spark, AggregateConfig(str(warehouse)), RunContext("a", NOW), log=quiet)
+    window = DriftConfig(
+        str(warehouse), Window.parse("2026-11-03"), Window.parse("2026-11-02"), min_samples=20
+    )
+    drift(spark, window, RunContext("drift-dq", NOW), log=quiet)
+    return warehouse
+
+
+def test_a_clean_run_passes_every_critical_expectation_and_stores_results(
+    spark: Any, pipeline_warehouse: Path
+) -> None:
+    lines: list[str] = []
+    result = run(
+        spark, DQConfig(str(pipeline_warehouse), DAYS), RunContext("dq-clean", NOW), log=lines.append
+    )
+    assert result.failed_critical() == [], lines
+    checked = {r["table_name"] for r in result.rows}
+    assert {
+        "invocations",
+        "invocation_metrics",
+        "invocation_costs",
+        "usage_daily",
+        "drift_results",
+    } <= checked
+    stored = tables.read(spark, LocalStorage(), str(pipeline_warehouse), schemas.load("dq_results")).where(
+        "run_id = 'dq-clean'"
+    )
+    assert stored.count() == len(result.rows)
+    coverage = stored.where("table_name = 'invocation_metrics' AND columns = 'scored'").collect()
+    assert coverage[0]["success"]
+    assert coverage[0]["element_count"] > 200  # every invocation of both days was checked
+
+
+def test_a_damaged_table_fails_the_gate_naming_the_rows(
+    spark: Any, pipeline_warehouse: Path, tmp_path: Path
+) -> None:
+    from pyspark.sql import functions as F
+
+    warehouse = tmp_path / "wh"
+    shutil.copytree(pipeline_warehouse, warehouse)
+    schema = schemas.load("invocation_metrics")
+    metrics = tables.read(spark, LocalStorage(), str(warehouse), schema, [(DAYS[0],)]).cache()
+    victim = metrics.orderBy("request_id").first()["request_id"]
+    damaged = metrics.withColumn(
+        "completion_toxicity_score",
+        F.when(F.col("request_id") == victim, F.lit(1.7)).otherwise(F.col("completion_toxicity_score")),
+    )
+    extra = metrics.where(F.col("request_id") == victim)  # the same request twice
+    tables.overwrite_partitions(damaged.unionByName(extra).localCheckpoint(), str(warehouse), schema)
+
+    lines: list[str] = []
+    with pytest.raises(DQError, match="invocation_metrics"):
+        run(spark, DQConfig(str(warehouse), DAYS), RunContext("dq-bad", NOW), log=lines.append)
+    stored = tables.read(spark, LocalStorage(), str(warehouse), schemas.load("dq_results")).where(
+        "run_id = 'dq-bad' AND NOT success"
+    )
+    failed = {r["columns"]: r for r in stored.collect()}
+    assert failed["completion_toxicity_score"]["failing_keys"] == [f"request_id={victim}"]
+    assert failed["request_id"]["unexpected_count"] == 2
+    assert any("completion_toxicity_score" in line for line in lines)
+
+    warned = run(
+        spark,
+        DQConfig(str(warehouse), DAYS, policy="warn-only"),
+        RunContext("dq-warn", NOW),
+        log=lines.append,
+    )
+    assert len(warned.failed_critical()) == 2  # recorded, not raised
+
+
+def test_bad_policy_or_table_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="policy"):
+        DQConfig("/tmp/x", DAYS, policy="sometimes")
+    with pytest.raises(ValueError, match="no_such_table"):
+        DQConfig("/tmp/x", DAYS, tables=("no_such_table",))
