@@ -24,6 +24,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP) ## create .venv and install llmdrift with its pinned dependencies
 	@command -v java >/dev/null || { echo "Java 17 is needed by Spark (apt install openjdk-17-jre-headless)"; exit 1; }
+	@# checkov scans glue/llmdrift.yaml; its dependencies conflict with our boto3 pin, so it gets a venv of its
+	@# own. Tried once: if it cannot be installed, tests/test_glue.py skips its checkov check and says why.
+	@test -e $(VENV)/checkov/.tried || { echo "installing checkov 3.3.30 in $(VENV)/checkov (once)"; \
+	  { $(PYTHON) -m venv $(VENV)/checkov && $(VENV)/checkov/bin/pip install --quiet checkov==3.3.30; } >/dev/null 2>&1 \
+	  || echo "could not install checkov: the template's checkov test will be skipped"; \
+	  mkdir -p $(VENV)/checkov && touch $(VENV)/checkov/.tried; }
 
 demo: setup ## generate demo logs and run every job on them (output in demo-output/)
 	$(BIN)/llmdrift demo --workdir demo-output

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from llmdrift import schemas, tables
-from llmdrift.dq.job import DQConfig, DQError, run, validate_frame
+from llmdrift.dq.job import DQConfig, DQError, judge, run, validate_frame
 from llmdrift.dq.suites import WARNING, between, suites
 from llmdrift.ingest.job import RunContext
 from llmdrift.storage import LocalStorage
@@ -126,8 +126,10 @@ def test_a_damaged_table_fails_the_gate_naming_the_rows(
     tables.overwrite_partitions(damaged.unionByName(extra).localCheckpoint(), str(warehouse), schema)
 
     lines: list[str] = []
+    bad = run(spark, DQConfig(str(warehouse), DAYS), RunContext("dq-bad", NOW), log=lines.append)
     with pytest.raises(DQError, match="invocation_metrics"):
-        run(spark, DQConfig(str(warehouse), DAYS), RunContext("dq-bad", NOW), log=lines.append)
+        judge(bad, "fail-on-critical")
+    judge(bad, "warn-only")  # recorded, not raised
     stored = tables.read(spark, LocalStorage(), str(warehouse), schemas.load("dq_results")).where(
         "run_id = 'dq-bad' AND NOT success"
     )
@@ -136,13 +138,7 @@ def test_a_damaged_table_fails_the_gate_naming_the_rows(
     assert failed["request_id"]["unexpected_count"] == 2
     assert any("completion_toxicity_score" in line for line in lines)
 
-    warned = run(
-        spark,
-        DQConfig(str(warehouse), DAYS, policy="warn-only"),
-        RunContext("dq-warn", NOW),
-        log=lines.append,
-    )
-    assert len(warned.failed_critical()) == 2  # recorded, not raised
+    assert len(bad.failed_critical()) == 2
 
 
 def test_bad_policy_or_table_is_a_clear_error() -> None:

@@ -132,6 +132,18 @@ def sample_data() -> ReportData:
         {"status": "offloaded", "n": 80},
         {"status": "absent", "n": 20},
     ]
+    check = {"run_id": "dq-test-1", "table_name": "invocation_metrics", "element_count": 4000, "error": None}
+    dq = [
+        {**check, "description": "request_id is unique", "severity": "critical", "success": True},
+        {
+            **check,
+            "description": "completion_toxicity_score within [0, 1] (nulls allowed)",
+            "severity": "critical",
+            "success": False,
+            "unexpected_count": 1,
+            "failing_keys": [f"request_id={HOSTILE}"],
+        },
+    ]
     return ReportData(
         RUN,
         results,
@@ -142,6 +154,7 @@ def sample_data() -> ReportData:
         ingest_runs,
         quarantine,
         bodies,
+        dq,
         generated_at="2026-12-02 10:00 UTC",
     )
 

@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 app = typer.Typer(
@@ -68,15 +67,28 @@ JobErrors = tuple[type[Exception], ...]
 
 
 def _run_jobs(
-    master: str, conf: list[str] | None, errors: JobErrors, *jobs: Callable[[Any], Any]
+    warehouse: str,
+    master: str,
+    conf: list[str] | None,
+    errors: JobErrors,
+    *jobs: Callable[[Any], Any],
+    logs: str | None = None,
 ) -> list[Any]:
-    """Run jobs in one Spark session; a known failure prints one line and exits 1; outputs are printed."""
-    spark = _spark(master, conf)
+    """Run jobs in one Spark session; a known failure prints one line and exits 1; outputs are printed.
+
+    The command's warehouse is locked for the duration: a second run on it at the same time refuses.
+    """
+    from llmdrift.ingest.job import RunContext
+    from llmdrift.lock import LockError, warehouse_lock
+
+    caught: JobErrors = (*errors, LockError)
+    spark = _spark(master, conf, [warehouse, logs or ""])
     results = []
     try:
-        for job in jobs:
-            results.append(job(spark))
-    except errors as exc:
+        with warehouse_lock(warehouse, RunContext.create("lock").run_id, log=_log):
+            for job in jobs:
+                results.append(job(spark))
+    except caught as exc:
         _err(str(exc))
         raise typer.Exit(1) from None
     for result in results:
@@ -85,7 +97,7 @@ def _run_jobs(
     return results
 
 
-def _spark(master: str, conf: list[str] | None) -> Any:
+def _spark(master: str, conf: list[str] | None, uris: list[str]) -> Any:
     from llmdrift import s3a
     from llmdrift.spark import get_spark, parse_conf
 
@@ -93,8 +105,6 @@ def _spark(master: str, conf: list[str] | None) -> Any:
         settings = parse_conf(conf or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--conf") from None
-    context = click.get_current_context(silent=True)
-    uris = [v for v in (context.params.values() if context else []) if isinstance(v, str)]
     if master:
         try:
             s3a.require(uris)  # before Spark starts: a missing jar is one clear line, not a Java trace
@@ -172,7 +182,9 @@ def generate(
 
 @app.command()
 def ingest(
-    logs: Annotated[str, typer.Option(help="Log root (bucket/prefix above AWSLogs/): a local path or s3://bucket/prefix.")],
+    logs: Annotated[
+        str, typer.Option(help="Log root (bucket/prefix above AWSLogs/): a local path or s3://bucket/prefix.")
+    ],
     warehouse: Annotated[str, typer.Option(help="Warehouse root the tables are written under.")],
     start: Annotated[
         str | None,
@@ -216,9 +228,14 @@ def ingest(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    errors = (IngestError, StorageError, NotImplementedError)
+    errors = (IngestError, StorageError)
     (result,) = _run_jobs(
-        master, conf, errors, lambda spark: run(spark, config, RunContext.create(), log=_log)
+        warehouse,
+        master,
+        conf,
+        errors,
+        lambda spark: run(spark, config, RunContext.create(), log=_log),
+        logs=logs,
     )
     if json_out:
         typer.echo(json.dumps(result_dict(result), indent=2))
@@ -307,6 +324,7 @@ def score(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     _run_jobs(
+        warehouse,
         master,
         conf,
         (ScoreError, ModelError, ComprehendError),
@@ -384,9 +402,10 @@ def aggregate(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     _run_jobs(
+        warehouse,
         master,
         conf,
-        (AggregateError, PriceError, StorageError, NotImplementedError),
+        (AggregateError, PriceError, StorageError),
         lambda spark: run_aggregate(spark, cfg, RunContext.create("aggregate"), log=_log),
     )
 
@@ -464,8 +483,14 @@ def drift(
         raise typer.BadParameter(str(exc)) from None
     from llmdrift.storage import StorageError
 
-    errors = (DriftError, StorageError, NotImplementedError)
-    _run_jobs(master, conf, errors, lambda spark: run_drift(spark, cfg, RunContext.create("drift"), log=_log))
+    errors = (DriftError, StorageError)
+    _run_jobs(
+        warehouse,
+        master,
+        conf,
+        errors,
+        lambda spark: run_drift(spark, cfg, RunContext.create("drift"), log=_log),
+    )
 
 
 @app.command()
@@ -485,68 +510,111 @@ def report(
     from llmdrift.storage import StorageError
 
     cfg = ReportConfig(warehouse, run_id, out)
-    _run_jobs(master, conf, (ReportError, StorageError), lambda spark: run_report(spark, cfg, log=_log))
+    _run_jobs(
+        warehouse, master, conf, (ReportError, StorageError), lambda spark: run_report(spark, cfg, log=_log)
+    )
+
+
+@app.command()
+def dq(
+    warehouse: Annotated[str, typer.Option(help="Warehouse root holding the tables to validate.")],
+    days: Annotated[
+        str, typer.Option(help="Days to validate: 2026-11-02, or 2026-11-02..2026-11-05 (end exclusive).")
+    ],
+    run_id: Annotated[
+        list[str] | None, typer.Option(help="Drift run(s) to validate (default: the newest). Repeatable.")
+    ] = None,
+    table: Annotated[
+        list[str] | None, typer.Option(help="Validate only this table (repeatable; default: all).")
+    ] = None,
+    policy: Annotated[
+        str, typer.Option(help="What fails: fail-on-critical, fail-on-any or warn-only.")
+    ] = "fail-on-critical",
+    master: MasterOpt = "local[*]",
+    conf: ConfOpt = None,
+) -> None:
+    """Data-quality gates (great-expectations) over the tables' partitions; results go to dq_results."""
+    from llmdrift.dq.job import DQConfig, DQError, DQResult, judge
+    from llmdrift.dq.job import run as run_dq
+    from llmdrift.drift.job import Window
+    from llmdrift.ingest.job import RunContext
+    from llmdrift.storage import StorageError
+
+    try:
+        dates = tuple(Window.parse(days).days)
+        cfg = DQConfig(warehouse, dates, tuple(run_id or ()), policy, tuple(table) if table else None)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+    def judged(result: DQResult) -> DQResult:
+        judge(result, cfg.policy)
+        return result
+
+    _run_jobs(
+        warehouse,
+        master,
+        conf,
+        (DQError, StorageError),
+        lambda spark: judged(run_dq(spark, cfg, RunContext.create("dq"), log=_log)),
+    )
 
 
 @app.command("run")
 def run_all(
-    logs: Annotated[str, typer.Option(help="Log root (bucket/prefix above AWSLogs/).")],
     warehouse: Annotated[str, typer.Option(help="Warehouse root.")],
+    logs: Annotated[
+        str | None,
+        typer.Option(help="Log root (bucket/prefix above AWSLogs/); needed when the steps include ingest."),
+    ] = None,
     start: Annotated[
         str | None, typer.Option(help="Ingest window start, UTC (default: the watermark).")
     ] = None,
     end: Annotated[str | None, typer.Option(help="Ingest window end, exclusive, UTC.")] = None,
+    steps: Annotated[
+        str,
+        typer.Option(help="Comma list of steps to run, always in this order (default: all of them)."),
+    ] = "ingest,score,aggregate,drift,report",
+    dq_policy: Annotated[
+        str,
+        typer.Option(
+            help="Data-quality policy: fail-on-critical, fail-on-any or warn-only (results are stored either way)."
+        ),
+    ] = "fail-on-critical",
     redact_pii: RedactOpt = False,
     config: ConfigOpt = None,
     master: MasterOpt = "local[*]",
     conf: ConfOpt = None,
 ) -> None:
     """Every job in order: ingest, score, aggregate, drift of the last complete day, its HTML report."""
-    from llmdrift.aggregate.job import AggregateConfig, AggregateError
-    from llmdrift.aggregate.job import run as run_aggregate
-    from llmdrift.cost.prices import PriceError
-    from llmdrift.drift.job import DriftConfig, DriftError
-    from llmdrift.drift.job import run as run_drift
-    from llmdrift.ingest.job import IngestConfig, IngestError, RunContext
-    from llmdrift.ingest.job import run as run_ingest
-    from llmdrift.report.job import ReportConfig, ReportError
-    from llmdrift.report.job import run as run_report
-    from llmdrift.score.comprehend import ComprehendError
-    from llmdrift.score.job import ScoreConfig, ScoreError
-    from llmdrift.score.job import run as run_score
-    from llmdrift.score.models import ModelError
-    from llmdrift.storage import StorageError
+    from llmdrift.pipeline import PipelineConfig, parse_steps, pipeline_errors, run_pipeline
 
     settings = _settings(config)
     try:
-        ingest_config = IngestConfig(
-            logs, warehouse, parse_time(start, "--start"), parse_time(end, "--end"), redact_pii=redact_pii
+        chosen = parse_steps(steps)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--steps") from None
+    if "ingest" in chosen and not logs:
+        raise typer.BadParameter("the ingest step needs the log root", param_hint="--logs")
+    try:
+        pipeline = PipelineConfig(
+            warehouse,
+            logs,
+            chosen,
+            parse_time(start, "--start"),
+            parse_time(end, "--end"),
+            redact_pii=redact_pii,
+            settings=settings,
+            dq_policy=dq_policy,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    errors = (
-        IngestError,
-        StorageError,
-        ScoreError,
-        ModelError,
-        AggregateError,
-        PriceError,
-        DriftError,
-        ReportError,
-        ComprehendError,
-        NotImplementedError,
-    )
     _run_jobs(
+        warehouse,
         master,
         conf,
-        errors,
-        lambda spark: run_ingest(spark, ingest_config, RunContext.create(), log=_log),
-        lambda spark: run_score(spark, ScoreConfig(warehouse), RunContext.create("score"), log=_log),
-        lambda spark: run_aggregate(
-            spark, AggregateConfig(warehouse, settings=settings), RunContext.create("aggregate"), log=_log
-        ),
-        lambda spark: run_drift(spark, DriftConfig(warehouse), RunContext.create("drift"), log=_log),
-        lambda spark: run_report(spark, ReportConfig(warehouse), log=_log),
+        pipeline_errors(),
+        lambda spark: run_pipeline(spark, pipeline, log=_log),
+        logs=logs,
     )
 
 

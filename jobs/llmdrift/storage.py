@@ -54,8 +54,11 @@ def normalize(uri: str) -> str:
 
 
 def join(base: str, *parts: str) -> str:
+    """``base/part/...``; a part that would climb out of ``base`` (a ``..`` segment) is refused."""
     out = base.rstrip("/")
     for part in parts:
+        if ".." in part.split("/"):
+            raise ValueError(f"{part!r} would lead outside {base}")
         out = f"{out}/{part.strip('/')}"
     return out
 

@@ -228,7 +228,7 @@ def _validate_table(
 
 
 def run(spark: Any, config: DQConfig, context: RunContext, log: Callable[[str], None] = print) -> DQResult:
-    """Validate every table that has data in the days; write ``dq_results``; raise under the policy."""
+    """Validate every table that has data in the days and write ``dq_results`` (:func:`judge` decides)."""
     t0 = time.monotonic()
     storage = storage_for(config.warehouse)
     log(f"[dq {context.run_id}] days {', '.join(config.days) or '(none)'}, policy {config.policy}")
@@ -262,10 +262,14 @@ def run(spark: Any, config: DQConfig, context: RunContext, log: Callable[[str], 
         f"  {passed} of {len(result.rows)} expectations held over {len({r['table_name'] for r in result.rows})}"
         f" tables; {len(result.failed_critical())} critical failures  [{time.monotonic() - t0:.1f}s]"
     )
-    failing = {"fail-on-critical": result.failed_critical(), "fail-on-any": result.failed, "warn-only": []}
-    if failing[config.policy]:
-        names = sorted({f"{r['table_name']}: {r['description']}" for r in failing[config.policy]})
-        raise DQError(
-            f"data-quality gate failed ({config.policy}): {'; '.join(names)}; see {result.outputs['dq_results']}"
-        )
     return result
+
+
+def judge(result: DQResult, policy: str) -> None:
+    """Raise :class:`DQError` when the policy says the failures recorded in ``result`` fail the run."""
+    failing = {"fail-on-critical": result.failed_critical(), "fail-on-any": result.failed, "warn-only": []}
+    if failing[policy]:
+        names = sorted({f"{r['table_name']}: {r['description']}" for r in failing[policy]})
+        raise DQError(
+            f"data-quality gate failed ({policy}): {'; '.join(names)}; see {result.outputs['dq_results']}"
+        )

@@ -74,6 +74,13 @@ def load(spark: Any, warehouse: str, run_id: str | None) -> ReportData:
     quarantine = (
         read("quarantine", days).groupBy("reason_code", "row_kept").count().withColumnRenamed("count", "n")
     )
+    checks = read("dq_results")
+    newest = checks.agg(F.max(F.struct("run_time", "run_id")).alias("m")).first()["m"]
+    dq = (
+        []
+        if newest is None
+        else [r.asDict() for r in checks.filter(checks.run_id == newest["run_id"]).collect()]
+    )
     return ReportData(
         run=run,
         results=rows,
@@ -84,6 +91,7 @@ def load(spark: Any, warehouse: str, run_id: str | None) -> ReportData:
         ingest_runs=[r.asDict() for r in read("ingest_runs").collect()],
         quarantine=[r.asDict() for r in quarantine.collect()],
         bodies=[r.asDict() for r in bodies.collect()],
+        dq=dq,
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

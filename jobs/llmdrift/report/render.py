@@ -60,6 +60,7 @@ class ReportData:
     ingest_runs: list[dict[str, Any]] = field(default_factory=list)
     quarantine: list[dict[str, Any]] = field(default_factory=list)  # reason_code, row_kept, n
     bodies: list[dict[str, Any]] = field(default_factory=list)  # status (inline, offloaded, absent...), n
+    dq: list[dict[str, Any]] = field(default_factory=list)  # dq_results rows of the newest validation
     generated_at: str = ""
 
 
@@ -445,8 +446,35 @@ def _health(data: ReportData) -> str:
             for q in sorted(data.quarantine, key=lambda q: -int(q["n"]))
         )
         out.append(f"<table><tr><th>quarantine reason</th><th></th><th>count</th></tr>{rows}</table>")
+    out.append(_quality_gates(data.dq))
     out.append("</section>")
     return "".join(out)
+
+
+def _quality_gates(rows: list[dict[str, Any]]) -> str:
+    """The newest data-quality validation: how many expectations held, and every one that did not."""
+    if not rows:
+        return '<h3>Data-quality gates</h3><p class="muted">No data-quality results are stored yet.</p>'
+    failed = [r for r in rows if not r["success"]]
+    critical = sum(1 for r in failed if r["severity"] == "critical")
+    tables_checked = len({r["table_name"] for r in rows})
+    head = (
+        f"<h3>Data-quality gates</h3><p>Run {esc(rows[0]['run_id'])} checked {len(rows):,} expectations on"
+        f" {tables_checked} table{'' if tables_checked == 1 else 's'}: {len(rows) - len(failed):,} held"
+    )
+    if not failed:
+        return head + ".</p>"
+    body = "".join(
+        f"<tr><td>{esc(r['severity'])}</td><td>{esc(r['table_name'])}</td><td>{esc(r['description'])}</td>"
+        f"<td>{int(r['unexpected_count'] or 0):,} of {int(r['element_count'] or 0):,}</td>"
+        f"<td>{esc('; '.join(r['failing_keys'] or []) or (r['error'] or ''))}</td></tr>"
+        for r in sorted(failed, key=lambda r: (r["severity"] != "critical", r["table_name"]))
+    )
+    return (
+        f'{head}, <strong class="warn">{len(failed)} failed ({critical} critical)</strong>.</p>'
+        "<table><tr><th>severity</th><th>table</th><th>expectation</th><th>rows</th><th>examples</th></tr>"
+        f"{body}</table>"
+    )
 
 
 CSS = """

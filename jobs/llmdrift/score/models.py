@@ -43,7 +43,17 @@ def _offline() -> None:
 
 
 def model_dir() -> Path:
-    return Path(os.environ.get("LLMDRIFT_MODEL_DIR", Path.home() / ".cache" / "llmdrift" / "models"))
+    """``$LLMDRIFT_MODEL_DIR`` when set; else the installed ``llmdrift_models`` package, which ``llmdrift
+    deploy`` builds from this folder and Glue installs on every worker (UDFs run there); else the local cache.
+    """
+    if os.environ.get("LLMDRIFT_MODEL_DIR"):
+        return Path(os.environ["LLMDRIFT_MODEL_DIR"])
+    import importlib.util
+
+    shipped = importlib.util.find_spec("llmdrift_models")  # found without importing it
+    if shipped is not None and shipped.origin:
+        return Path(shipped.origin).parent / "models"
+    return Path.home() / ".cache" / "llmdrift" / "models"
 
 
 def minilm_path() -> Path:

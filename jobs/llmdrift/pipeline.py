@@ -1,0 +1,338 @@
+"""The job sequence ingest -> score -> aggregate -> drift -> report, in one Spark session.
+
+``llmdrift run`` and the Glue entry script (``glue/llmdrift_job.py``) both call :func:`run_pipeline`; each
+step is that job's own ``run``. Every job commits its state file only after its tables are written (the
+ingest watermark last of all), so a run that fails at any step leaves the next run to redo exactly the
+unfinished work. That is why the Glue jobs keep job bookmarks disabled: the state files already say what
+is done, they are testable locally, and a bookmark would be a second, opaque, record of the same thing.
+
+Drift compares whole days, so an hourly schedule would compare the same day 24 times. With
+``drift="daily"`` (the Glue default) the drift step runs only when the day it would compare has no drift
+run yet, and the report only after a drift run of this pipeline run. ``drift="always"`` runs them every
+time (``llmdrift run``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from llmdrift.aggregate.config import AggregateSettings
+from llmdrift.ingest.job import RunContext
+
+STEPS = ("ingest", "score", "aggregate", "drift", "dq", "report", "catalog")
+DEFAULT_STEPS = STEPS[:6]  # "catalog" registers partitions in the Glue Data Catalog: AWS only
+DRIFT_MODES = ("always", "daily")
+
+Log = Callable[[str], None]
+Contexts = Callable[[str], RunContext]
+
+
+def parse_steps(text: str) -> tuple[str, ...]:
+    """``"ingest,score"`` -> ``("ingest", "score")``, always in pipeline order; unknown or repeated names fail."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise ValueError(f"no steps given: choose from {','.join(STEPS)}")
+    for name in names:
+        if name not in STEPS:
+            raise ValueError(f"unknown step {name!r}: choose from {','.join(STEPS)}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"step {repeated[0]!r} is given twice")
+    return tuple(step for step in STEPS if step in names)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    warehouse: str
+    logs: str | None = None  # needed when the steps include ingest
+    steps: tuple[str, ...] = DEFAULT_STEPS
+    start: datetime | None = None  # ingest window (default: from the watermark)
+    end: datetime | None = None
+    lookback_hours: int = 2
+    redact_pii: bool = False
+    settings: AggregateSettings = field(default_factory=AggregateSettings)
+    embedder: str = "static"
+    text_backend: str = "local"
+    aws_region: str | None = None
+    drift: str = "always"  # always | daily (see the module docstring)
+    database: str = "llmdrift"  # the Glue database of the catalog step
+    dq_policy: str = "fail-on-critical"  # what fails the run once its data-quality results are stored
+
+    def __post_init__(self) -> None:
+        if parse_steps(",".join(self.steps)) != tuple(self.steps):
+            raise ValueError(f"steps must be distinct and in the order {','.join(STEPS)}")
+        if "ingest" in self.steps and not self.logs:
+            raise ValueError("the ingest step needs the log root (logs)")
+        if self.drift not in DRIFT_MODES:
+            raise ValueError(f"drift must be one of {', '.join(DRIFT_MODES)}, got {self.drift!r}")
+        self.job_configs()  # every job's own checks, before any step runs
+
+    def job_configs(self) -> dict[str, Any]:
+        """The config of each configured step's job (their constructors validate). Only the modules of the
+        configured steps are imported: the Glue ingest job installs no scoring dependencies."""
+        configs: dict[str, Any] = {}
+        if "ingest" in self.steps:
+            from llmdrift.ingest.job import IngestConfig
+
+            logs = self.logs or ""
+            configs["ingest"] = IngestConfig(
+                logs, self.warehouse, self.start, self.end, self.lookback_hours, redact_pii=self.redact_pii
+            )
+        if "score" in self.steps:
+            from llmdrift.score.job import ScoreConfig
+
+            configs["score"] = ScoreConfig(
+                self.warehouse,
+                embedder=self.embedder,
+                text_backend=self.text_backend,
+                aws_region=self.aws_region,
+            )
+        if "aggregate" in self.steps:
+            from llmdrift.aggregate.job import AggregateConfig
+
+            configs["aggregate"] = AggregateConfig(self.warehouse, settings=self.settings)
+        if "drift" in self.steps:
+            from llmdrift.drift.job import DriftConfig
+
+            configs["drift"] = DriftConfig(self.warehouse, embedder=self.embedder)
+        if "dq" in self.steps:
+            from llmdrift.dq.job import DQConfig
+
+            configs["dq"] = DQConfig(self.warehouse, (), policy=self.dq_policy)  # days: what the run wrote
+        if "report" in self.steps:
+            from llmdrift.report.job import ReportConfig
+
+            configs["report"] = ReportConfig(self.warehouse)
+        if "catalog" in self.steps:
+            from llmdrift.catalog.ddl import check_name
+
+            configs["catalog"] = check_name(self.database)
+        return configs
+
+
+@dataclass
+class PipelineResult:
+    results: dict[str, Any] = field(default_factory=dict)  # step -> the job's result
+    skipped: dict[str, str] = field(default_factory=dict)  # step -> why it did not run
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for result in self.results.values():
+            out.update(result.outputs)
+        return out
+
+
+def pipeline_errors() -> tuple[type[Exception], ...]:
+    """The failures the jobs report with a message (anything else is a bug and keeps its traceback)."""
+    from llmdrift.aggregate.config import ConfigError
+    from llmdrift.aggregate.job import AggregateError
+    from llmdrift.catalog.ddl import DdlError
+    from llmdrift.catalog.sync import CatalogError
+    from llmdrift.cost.prices import PriceError
+    from llmdrift.dq.job import DQError
+    from llmdrift.drift.job import DriftError
+    from llmdrift.ingest.job import IngestError
+    from llmdrift.lock import LockError
+    from llmdrift.report.job import ReportError
+    from llmdrift.score.comprehend import ComprehendError
+    from llmdrift.score.job import ScoreError
+    from llmdrift.score.models import ModelError
+    from llmdrift.storage import StorageError
+
+    return (
+        IngestError,
+        StorageError,
+        ScoreError,
+        ModelError,
+        AggregateError,
+        ConfigError,
+        PriceError,
+        DriftError,
+        ReportError,
+        ComprehendError,
+        CatalogError,
+        DdlError,
+        DQError,
+        LockError,
+    )
+
+
+def run_pipeline(
+    spark: Any, config: PipelineConfig, log: Log = print, contexts: Contexts = RunContext.create
+) -> PipelineResult:
+    """Run the configured steps in order; a failing step raises and stops the run (its state is not written)."""
+    from llmdrift.lock import warehouse_lock
+
+    configs = config.job_configs()
+    result = PipelineResult()
+    with warehouse_lock(config.warehouse, contexts("lock").run_id, log=log):
+        _run_steps(spark, config, configs, result, log, contexts)
+    if "dq" in result.results:  # a failed gate fails the run after the report has shown it
+        from llmdrift.dq.job import judge
+
+        judge(result.results["dq"], config.dq_policy)
+    return result
+
+
+def _run_steps(
+    spark: Any,
+    config: PipelineConfig,
+    configs: dict[str, Any],
+    result: PipelineResult,
+    log: Log,
+    contexts: Contexts,
+) -> None:
+    for step in config.steps:
+        cfg = configs[step]
+        if step == "drift" and config.drift == "daily":
+            current, why = drift_due(spark, config.warehouse, cfg)
+            if current is None:
+                log(f"[drift] skipped: {why}")
+                result.skipped[step] = why
+                continue
+            cfg = replace(cfg, current=current)
+        if step == "dq":
+            days = written_days(result)
+            if not days:
+                result.skipped[step] = "this run wrote no dated partitions"
+                log(f"[dq] skipped: {result.skipped[step]}")
+                continue
+            cfg = replace(cfg, days=days)
+        if step == "report" and "drift" in result.skipped:
+            result.skipped[step] = "no new drift run to report"
+            log(f"[report] skipped: {result.skipped[step]}")
+            continue
+        result.results[step] = _run_step(step, spark, cfg, config, contexts, log)
+
+
+def written_days(result: PipelineResult) -> tuple[str, ...]:
+    """The days whose partitions this run's steps wrote (``2026-11-02/07`` partitions, aggregate days)."""
+    days: set[str] = set()
+    for step in ("ingest", "score"):
+        found = result.results.get(step)
+        parts = getattr(found, "partitions_written", None) or getattr(found, "partitions", None) or []
+        days.update(p.split("/")[0] for p in parts)
+    days.update(getattr(result.results.get("aggregate"), "days", None) or [])
+    return tuple(sorted(days))
+
+
+def _run_step(step: str, spark: Any, cfg: Any, config: PipelineConfig, contexts: Contexts, log: Log) -> Any:
+    """One job; its module is imported only when the step runs."""
+    if step == "ingest":
+        from llmdrift.ingest.job import run as run_ingest
+
+        return run_ingest(spark, cfg, contexts(step), log=log)
+    if step == "score":
+        from llmdrift.score.job import run as run_score
+
+        return run_score(spark, cfg, contexts(step), log=log)
+    if step == "aggregate":
+        from llmdrift.aggregate.job import run as run_aggregate
+
+        return run_aggregate(spark, cfg, contexts(step), log=log)
+    if step == "drift":
+        from llmdrift.drift.job import run as run_drift
+
+        return run_drift(spark, cfg, contexts(step), log=log)
+    if step == "dq":
+        from llmdrift.dq.job import run as run_dq
+
+        return run_dq(spark, cfg, contexts(step), log=log)
+    if step == "report":
+        from llmdrift.report.job import run as run_report
+
+        return run_report(spark, cfg, log=log)
+    return run_catalog(config.warehouse, cfg, config.aws_region, log)
+
+
+@dataclass
+class CatalogStepResult:
+    sync: Any  # llmdrift.catalog.sync.SyncResult
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+def run_catalog(warehouse: str, database: str, region: str | None, log: Log = print) -> CatalogStepResult:
+    """Register the warehouse's new partitions (and any changed table) in the Glue Data Catalog."""
+    import boto3
+
+    from llmdrift.catalog.sync import sync
+    from llmdrift.storage import normalize, storage_for
+
+    root = normalize(warehouse)
+    synced = sync(boto3.client("glue", region_name=region), storage_for(root), root, database, log=log)
+    return CatalogStepResult(synced, {"catalog": f"glue database {database}"})
+
+
+def drift_due(spark: Any, warehouse: str, config: Any) -> tuple[Any, str]:
+    """(the current window drift would compare, "") when it has no drift run yet, else (None, why not).
+
+    The common case, the last complete day already compared, is answered from the ingest watermark and
+    one drift_results partition, without scanning the invocations as the drift job's own choice does.
+    """
+    from llmdrift.drift.job import DriftError, Window, _windows  # _windows: the drift job's default choice
+    from llmdrift.ingest.job import complete_until
+    from llmdrift.storage import normalize, storage_for
+
+    warehouse = normalize(warehouse)
+    until = complete_until(storage_for(warehouse), warehouse)
+    if until is not None and config.current is None:
+        last_complete = (until - timedelta(days=1)).date()
+        latest = Window(last_complete, last_complete + timedelta(days=1))
+        if _has_drift_run(spark, warehouse, latest):
+            return None, f"{latest} already has a drift run"
+    try:
+        current, _reference = _windows(spark, warehouse, config)
+    except DriftError as exc:
+        return None, str(exc)
+    if _has_drift_run(spark, warehouse, current):
+        return None, f"{current} already has a drift run"
+    return current, ""
+
+
+def _has_drift_run(spark: Any, warehouse: str, current: Any) -> bool:
+    from pyspark.sql import functions as F
+
+    from llmdrift import schemas, tables
+    from llmdrift.storage import storage_for
+
+    day = (current.end - timedelta(days=1)).isoformat()
+    runs = tables.read(spark, storage_for(warehouse), warehouse, schemas.load("drift_results"), [(day,)])
+    same = (F.col("current_start") == current.start.isoformat()) & (
+        F.col("current_end") == current.end.isoformat()
+    )
+    return bool(runs.filter(same).limit(1).count())
+
+
+def load_settings(uri: str | None) -> AggregateSettings:
+    """The aggregate settings from a TOML file at a local path or URI (``s3://``), with the price files it
+    names by relative path fetched from beside it (Glue jobs get the config from S3)."""
+    from llmdrift.aggregate.config import ConfigError, load
+    from llmdrift.storage import is_s3, join, normalize, storage_for
+
+    if uri is None:
+        return AggregateSettings()
+    if not is_s3(uri):
+        return load(Path(normalize(uri)))
+    storage = storage_for(uri)
+    folder, name = uri.rstrip("/").rsplit("/", 1)
+    work = Path(tempfile.mkdtemp(prefix="llmdrift-config-"))
+    text = storage.read_bytes(uri)
+    (work / name).write_bytes(text)
+    try:
+        pricing = tomllib.loads(text.decode("utf-8")).get("pricing", {})
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{uri}: not valid TOML: {exc}") from None
+    for key in ("override", "profiles"):
+        relative = pricing.get(key) if isinstance(pricing, dict) else None
+        if isinstance(relative, str) and "://" not in relative and not relative.startswith("/"):
+            target = work / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(storage.read_bytes(join(folder, relative)))
+    return load(work / name)
