@@ -146,3 +146,41 @@ def test_bad_policy_or_table_is_a_clear_error() -> None:
         DQConfig("/tmp/x", DAYS, policy="sometimes")
     with pytest.raises(ValueError, match="no_such_table"):
         DQConfig("/tmp/x", DAYS, tables=("no_such_table",))
+
+
+def test_results_stay_with_their_checks_when_one_errors() -> None:
+    """great-expectations returns a failed metric's result first: each row must still be its own check's."""
+    from llmdrift.dq.suites import Check
+
+    frame = pd.DataFrame({"x": [1, -1, 2], "k": ["a", "b", "c"]})
+    checks = [
+        between("x", 0, None),
+        Check("ExpectColumnValuesToBeUnique", {"column": "k"}, "k is unique", WARNING),
+        between("missing_col", 0, None),
+    ]
+    rows = validate_frame("t", frame, checks, ["k"])
+    assert [(r["columns"], r["success"], r["unexpected_count"]) for r in rows] == [
+        ("x", False, 1),
+        ("k", True, 0),
+        ("missing_col", False, None),
+    ]
+    assert "missing_col" in rows[2]["error"]
+
+
+def test_the_policy_comes_from_the_config_file_unless_the_command_line_says(tmp_path: Path) -> None:
+    from llmdrift.aggregate.config import ConfigError, load
+    from llmdrift.pipeline import PipelineConfig
+
+    good = tmp_path / "llmdrift.toml"
+    good.write_text('[quality]\npolicy = "warn-only"\n')
+    settings = load(good)
+    assert PipelineConfig("/tmp/wh", steps=("dq",), settings=settings).policy == "warn-only"
+    assert (
+        PipelineConfig("/tmp/wh", steps=("dq",), settings=settings, dq_policy="fail-on-any").policy
+        == "fail-on-any"
+    )
+    assert PipelineConfig("/tmp/wh", steps=("dq",)).policy == "fail-on-critical"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[quality]\npolicy = "sometimes"\n')
+    with pytest.raises(ConfigError, match=r"bad\.toml: quality\.policy"):
+        load(bad)

@@ -61,7 +61,7 @@ def test_llmdrift_run_calls_the_pipeline(monkeypatch: pytest.MonkeyPatch, tmp_pa
         seen.append((spark, config))
         return PipelineResult()
 
-    monkeypatch.setattr(cli, "_spark", lambda master, conf: "session")
+    monkeypatch.setattr(cli, "_spark", lambda master, conf, uris: "session")
     monkeypatch.setattr("llmdrift.pipeline.run_pipeline", fake_run)
     argv = ["run", "--logs", str(tmp_path / "l"), "--warehouse", str(tmp_path / "w"), "--redact-pii"]
     assert cli.main([*argv, "--start", "2026-11-02T05"]) == 0

@@ -18,7 +18,7 @@ import pytest
 from llmdrift import s3a, schemas, tables
 from llmdrift.storage import S3Storage, StorageError, storage_for
 
-pytestmark = pytest.mark.skipif(not s3a.present(), reason="S3A jars not fetched (make setup fetches them)")
+needs_s3a = pytest.mark.skipif(not s3a.present(), reason="S3A jars not fetched (make setup fetches them)")
 
 
 def test_storage_round_trip(s3_env: Any) -> None:
@@ -44,11 +44,46 @@ def test_storage_round_trip(s3_env: Any) -> None:
     with pytest.raises(FileNotFoundError):
         store.read_bytes(f"{root}/a/missing.txt")
 
+    bucket_root = root.rsplit("/", 1)[0]
+    assert store.exists(bucket_root)  # a bucket root (logs are often delivered there)
+    assert store.list_dirs(bucket_root) == ["root"]
     store.delete_tree(f"{root}/a")
     assert not store.exists(f"{root}/a")
     assert store.list_files(f"{root}/a", recursive=True) == []
     assert "c" in store.list_dirs(root)  # SeaweedFS may list the emptied folder for a while; S3 does not
     assert store.list_files("s3://no-such-bucket-here/x") == []
+    assert not store.exists("s3://no-such-bucket-here")
+
+
+def test_listing_and_deleting_past_one_page(s3_env: Any) -> None:
+    root = s3_env.make_bucket("many-objects") + "/p"
+    store = S3Storage()
+    for i in range(1005):  # ListObjectsV2 pages hold 1,000 keys; DeleteObjects takes 1,000
+        store.write_bytes(f"{root}/k{i:04d}", b"x")
+    assert len(store.list_files(root)) == 1005
+    store.delete_tree(root)
+    assert store.list_files(root, recursive=True) == []
+
+
+def test_the_warehouse_lock_on_s3(s3_env: Any) -> None:
+    from llmdrift.lock import LOCK_FILE, LockError, acquire, release
+
+    warehouse = s3_env.make_bucket("lock-on-s3") + "/wh"
+    acquire(warehouse, "first", log=lambda _: None)
+    try:
+        holder = S3Storage().read_bytes(f"{warehouse}/{LOCK_FILE}")
+        assert b'"first"' in holder
+        from llmdrift import lock
+
+        held = lock._held.pop(warehouse)  # look like another process to ourselves
+        try:
+            with pytest.raises(LockError, match="in use by run first"):
+                acquire(warehouse, "second", log=lambda _: None)
+        finally:
+            lock._held[warehouse] = held
+    finally:
+        release(warehouse, "first")
+    assert not S3Storage().exists(f"{warehouse}/{LOCK_FILE}")
 
 
 def test_bad_credentials_are_a_storage_error_naming_the_uri_not_the_secret(
@@ -63,6 +98,7 @@ def test_bad_credentials_are_a_storage_error_naming_the_uri_not_the_secret(
     assert "wrong-secret-value" not in str(info.value)
 
 
+@needs_s3a
 def test_spark_writes_and_reads_a_partitioned_table_over_s3(spark: Any, s3_env: Any) -> None:
     from pyspark.sql import functions as F
 
@@ -92,6 +128,7 @@ def _llmdrift(args: list[str], env: dict[str, str], timeout: float = 600) -> sub
     )
 
 
+@needs_s3a
 @pytest.mark.slow
 def test_pipeline_end_to_end_over_s3(spark: Any, s3_env: Any) -> None:
     """generate -> logs in S3 -> `llmdrift run` (its own Spark, as a user runs it) -> tables and report in S3."""

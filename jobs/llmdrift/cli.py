@@ -80,8 +80,9 @@ def _run_jobs(
     """
     from llmdrift.ingest.job import RunContext
     from llmdrift.lock import LockError, warehouse_lock
+    from llmdrift.storage import StorageError
 
-    caught: JobErrors = (*errors, LockError)
+    caught: JobErrors = (*errors, LockError, StorageError)
     spark = _spark(master, conf, [warehouse, logs or ""])
     results = []
     try:
@@ -573,13 +574,14 @@ def run_all(
     steps: Annotated[
         str,
         typer.Option(help="Comma list of steps to run, always in this order (default: all of them)."),
-    ] = "ingest,score,aggregate,drift,report",
+    ] = "ingest,score,aggregate,drift,dq,report",
     dq_policy: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="Data-quality policy: fail-on-critical, fail-on-any or warn-only (results are stored either way)."
+            help="Data-quality policy: fail-on-critical, fail-on-any or warn-only (default: the config's"
+            " [quality] policy, else fail-on-critical). Results are stored either way."
         ),
-    ] = "fail-on-critical",
+    ] = None,
     redact_pii: RedactOpt = False,
     config: ConfigOpt = None,
     master: MasterOpt = "local[*]",

@@ -18,6 +18,8 @@ from llmdrift.aggregate import stats
 from llmdrift.aggregate.config import load as load_settings
 from llmdrift.aggregate.job import AggregateConfig
 from llmdrift.aggregate.job import run as run_aggregate
+from llmdrift.dq.job import DQConfig
+from llmdrift.dq.job import run as run_dq
 from llmdrift.drift.job import DriftConfig
 from llmdrift.drift.job import run as run_drift
 from llmdrift.generate.traffic import Change, Scenario
@@ -80,8 +82,12 @@ def run_demo(
     aggregated = run_aggregate(
         spark, AggregateConfig(warehouse, settings=settings), RunContext.create("aggregate"), log=log
     )
-    log("[5/5] drift: the last day against the days before it, and its HTML report")
+    log("[5/5] drift: the last day against the days before it; data-quality gates; the HTML report")
     drifted = run_drift(spark, DriftConfig(warehouse), RunContext.create("drift"), log=log)
+    days_written = tuple(aggregated.days)
+    checked = run_dq(
+        spark, DQConfig(warehouse, days_written, policy="warn-only"), RunContext.create("dq"), log=log
+    )
     reported = run_report(spark, ReportConfig(warehouse), log=log)
     _summarise(spark, warehouse, log)
     outputs = {
@@ -90,6 +96,7 @@ def run_demo(
         **scored.outputs,
         **aggregated.outputs,
         **drifted.outputs,
+        **checked.outputs,
         **reported.outputs,
     }
     log(f"done in {time.monotonic() - t0:.1f}s. Written:")

@@ -17,18 +17,19 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from llmdrift.storage import LocalStorage, Storage, join, normalize, storage_for
+from llmdrift.storage import LocalStorage, Storage, StorageError, join, normalize, storage_for
 
 LOCK_FILE = "_state/lock.json"
-DEFAULT_TTL = timedelta(hours=6)
+DEFAULT_TTL = timedelta(hours=3)  # longer than a Glue job's default timeout (2 h); refreshed per step
 _S3_SETTLE_SECONDS = 1.0
-_held: dict[str, int] = {}  # warehouse -> depth, for re-entry in this process
+_held: dict[str, tuple[int, str]] = {}  # warehouse -> (depth, holder run id), for re-entry in this process
 
 
 class LockError(RuntimeError):
@@ -50,9 +51,11 @@ def _stale(holder: dict[str, Any], now: datetime) -> str | None:
     try:
         expires = datetime.fromisoformat(str(holder["expires_at"]))
     except (KeyError, ValueError):
-        return "unreadable lock"
+        return "unreadable lock"  # locks are created whole (see _create_local), so this one is damaged
     if expires <= now:
         return f"expired at {expires.isoformat()}"
+    if holder.get("run_id") is None:
+        return "unreadable lock"
     if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int):
         try:
             os.kill(holder["pid"], 0)
@@ -65,6 +68,8 @@ def _stale(holder: dict[str, Any], now: datetime) -> str | None:
 
 def _read(storage: Storage, uri: str) -> dict[str, Any] | None:
     try:
+        if not storage.exists(uri):  # a listing: S3 answers 403, not 404, for a missing key without it
+            return None
         data = storage.read_bytes(uri)
     except FileNotFoundError:
         return None
@@ -76,14 +81,45 @@ def _read(storage: Storage, uri: str) -> dict[str, Any] | None:
 
 
 def _create_local(uri: str, body: bytes) -> bool:
-    os.makedirs(os.path.dirname(uri), exist_ok=True)
+    """Create the lock with its content in one step: write a private file, then hard-link it into place
+    (``link`` fails if the name exists), so no reader ever sees an empty lock."""
+    folder = os.path.dirname(uri)
     try:
-        fd = os.open(uri, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(body)
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".lock.", dir=folder)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(body)
+        try:
+            os.link(tmp, uri)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp)
+    except OSError as exc:
+        raise StorageError(f"cannot write the lock {uri}: {exc}") from exc
     return True
+
+
+def _break_local(uri: str, seen: dict[str, Any]) -> None:
+    """Remove a stale lock only if it is still the one judged stale: rename it aside, check, then drop it.
+    A rival that broke it first and took the lock keeps its own."""
+    aside = f"{uri}.stale.{os.getpid()}.{time.monotonic_ns()}"
+    try:
+        os.rename(uri, aside)
+    except FileNotFoundError:
+        return  # someone else broke it
+    except OSError as exc:
+        raise StorageError(f"cannot break the lock {uri}: {exc}") from exc
+    with open(aside, "rb") as fh:
+        moved = fh.read()
+    try:
+        if json.loads(moved) != seen:  # a new holder's lock was moved: put it back
+            os.replace(aside, uri)
+            raise LockError(f"{uri}: another run took the lock while a stale one was being broken")
+    except ValueError:
+        pass
+    if os.path.exists(aside):
+        os.unlink(aside)
 
 
 def acquire(
@@ -94,8 +130,9 @@ def acquire(
     now: datetime | None = None,
 ) -> None:
     warehouse = normalize(warehouse)
-    if _held.get(warehouse):
-        _held[warehouse] += 1
+    if warehouse in _held:
+        depth, holder_id = _held[warehouse]
+        _held[warehouse] = (depth + 1, holder_id)
         return
     storage = storage_for(warehouse)
     uri = join(warehouse, LOCK_FILE)
@@ -113,7 +150,10 @@ def acquire(
                     f"{current.get('expires_at')}); try again when it has finished, or remove {uri} if it is dead"
                 )
             log(f"  breaking a stale lock of run {current.get('run_id')}: {why}")
-            storage.delete_tree(uri)
+            if isinstance(storage, LocalStorage):
+                _break_local(uri, current)
+            else:
+                storage.delete_tree(uri)
         if isinstance(storage, LocalStorage):
             if _create_local(uri, body):
                 break
@@ -124,16 +164,34 @@ def acquire(
             break
     else:
         raise LockError(f"{warehouse}: could not take the lock {uri} (another run took it at the same time)")
-    _held[warehouse] = 1
+    _held[warehouse] = (1, run_id)
+
+
+def refresh(warehouse: str, ttl: timedelta = DEFAULT_TTL) -> None:
+    """Push this process's lock's expiry forward (between the steps of a long run); refuses if it was lost."""
+    warehouse = normalize(warehouse)
+    if warehouse not in _held:
+        raise LockError(f"{warehouse}: refresh of a lock this process does not hold")
+    run_id = _held[warehouse][1]
+    storage = storage_for(warehouse)
+    uri = join(warehouse, LOCK_FILE)
+    current = _read(storage, uri) or {}
+    if current.get("run_id") != run_id:
+        raise LockError(
+            f"{warehouse}: the lock of run {run_id} was taken over by run {current.get('run_id')}"
+        )
+    current["expires_at"] = (datetime.now(UTC) + ttl).isoformat()
+    storage.write_bytes(uri, json.dumps(current).encode())
 
 
 def release(warehouse: str, run_id: str) -> None:
     warehouse = normalize(warehouse)
-    depth = _held.get(warehouse, 0)
+    depth, holder_id = _held.get(warehouse, (0, run_id))
     if depth > 1:
-        _held[warehouse] = depth - 1
+        _held[warehouse] = (depth - 1, holder_id)
         return
     _held.pop(warehouse, None)
+    run_id = holder_id
     storage = storage_for(warehouse)
     uri = join(warehouse, LOCK_FILE)
     if (_read(storage, uri) or {}).get("run_id") == run_id:

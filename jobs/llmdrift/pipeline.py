@@ -62,7 +62,7 @@ class PipelineConfig:
     aws_region: str | None = None
     drift: str = "always"  # always | daily (see the module docstring)
     database: str = "llmdrift"  # the Glue database of the catalog step
-    dq_policy: str = "fail-on-critical"  # what fails the run once its data-quality results are stored
+    dq_policy: str | None = None  # what fails the run once its dq results are stored (default: the config's)
 
     def __post_init__(self) -> None:
         if parse_steps(",".join(self.steps)) != tuple(self.steps):
@@ -72,6 +72,11 @@ class PipelineConfig:
         if self.drift not in DRIFT_MODES:
             raise ValueError(f"drift must be one of {', '.join(DRIFT_MODES)}, got {self.drift!r}")
         self.job_configs()  # every job's own checks, before any step runs
+
+    @property
+    def policy(self) -> str:
+        """The data-quality policy: the command line's, else the config file's ([quality] policy)."""
+        return self.dq_policy or self.settings.dq_policy
 
     def job_configs(self) -> dict[str, Any]:
         """The config of each configured step's job (their constructors validate). Only the modules of the
@@ -104,7 +109,7 @@ class PipelineConfig:
         if "dq" in self.steps:
             from llmdrift.dq.job import DQConfig
 
-            configs["dq"] = DQConfig(self.warehouse, (), policy=self.dq_policy)  # days: what the run wrote
+            configs["dq"] = DQConfig(self.warehouse, (), policy=self.policy)  # days: what the run wrote
         if "report" in self.steps:
             from llmdrift.report.job import ReportConfig
 
@@ -177,7 +182,7 @@ def run_pipeline(
     if "dq" in result.results:  # a failed gate fails the run after the report has shown it
         from llmdrift.dq.job import judge
 
-        judge(result.results["dq"], config.dq_policy)
+        judge(result.results["dq"], config.policy)
     return result
 
 
@@ -189,7 +194,10 @@ def _run_steps(
     log: Log,
     contexts: Contexts,
 ) -> None:
+    from llmdrift.lock import refresh
+
     for step in config.steps:
+        refresh(config.warehouse)  # a long run keeps its lock; a lost lock stops it here
         cfg = configs[step]
         if step == "drift" and config.drift == "daily":
             current, why = drift_due(spark, config.warehouse, cfg)

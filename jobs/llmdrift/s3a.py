@@ -110,8 +110,8 @@ def hadoop_settings() -> dict[str, str]:
         settings["fs.s3a.path.style.access"] = "true"
         settings["fs.s3a.connection.ssl.enabled"] = str(endpoint.startswith("https")).lower()
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if region:
-        settings["fs.s3a.endpoint.region"] = region
+    if region and not endpoint:  # hadoop-aws 3.3.1 knows no endpoint.region: name the regional endpoint
+        settings["fs.s3a.endpoint"] = f"s3.{region}.amazonaws.com"
     return settings
 
 

@@ -150,30 +150,23 @@ class S3Storage:
     """
 
     def __init__(self, client: Any = None) -> None:
-        if client is None:
-            import boto3
-            from botocore.config import Config
-
-            # Path-style addressing for S3-compatible servers (no per-bucket DNS names on loopback).
-            style = {"addressing_style": "path"} if s3_endpoint() else {}
-            # A session of its own: boto3's default session would keep the first credentials it found.
-            client = boto3.session.Session().client(
-                "s3",
-                endpoint_url=s3_endpoint(),
-                config=Config(s3=style, retries={"max_attempts": 5, "mode": "standard"}),
-            )
-        self.client = client
+        self.client = client if client is not None else _client()
 
     def _error(self, action: str, uri: str, exc: Exception) -> StorageError:
         return StorageError(f"cannot {action} {uri}: {exc}")
 
-    def _pages(self, uri: str, delimiter: str | None) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self, uri: str, delimiter: str | None, max_keys: int | None = None
+    ) -> Iterator[dict[str, Any]]:
         bucket, key = split_s3(uri)
         prefix = f"{key}/" if key else ""
         kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
         if delimiter:
             kwargs["Delimiter"] = delimiter
         try:
+            if max_keys:  # one page is enough to answer "is there anything"
+                yield self.client.list_objects_v2(**kwargs, MaxKeys=max_keys)
+                return
             yield from self.client.get_paginator("list_objects_v2").paginate(**kwargs)
         except Exception as exc:
             if _s3_code(exc) == "NoSuchBucket":
@@ -226,15 +219,27 @@ class S3Storage:
             raise self._error("write", uri, exc) from exc
 
     def exists(self, uri: str) -> bool:
-        """An object at the URI, or any object under it as a prefix."""
+        """An object at the URI, or any object under it as a prefix (a bucket root: any object at all).
+
+        A HEAD on a missing key answers 403, not 404, to a role that may only list under a prefix; the
+        listing below is what such a role can do, so 403 falls through to it.
+        """
         bucket, key = split_s3(uri)
-        try:
-            self.client.head_object(Bucket=bucket, Key=key)
-            return True
-        except Exception as exc:
-            if _s3_code(exc) not in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
-                raise self._error("check", uri, exc) from exc
-        return any(page.get("KeyCount", 0) for page in self._pages(uri, None))
+        if key:
+            try:
+                self.client.head_object(Bucket=bucket, Key=key)
+                return True
+            except Exception as exc:
+                if _s3_code(exc) not in (
+                    "404",
+                    "NoSuchKey",
+                    "NotFound",
+                    "NoSuchBucket",
+                    "403",
+                    "AccessDenied",
+                ):
+                    raise self._error("check", uri, exc) from exc
+        return any(page.get("KeyCount", 0) for page in self._pages(uri, None, max_keys=1))
 
     def delete_tree(self, uri: str) -> None:
         bucket, key = split_s3(uri)
@@ -250,6 +255,38 @@ class S3Storage:
             if result.get("Errors"):
                 first = result["Errors"][0]
                 raise StorageError(f"cannot delete s3://{bucket}/{first.get('Key')}: {first.get('Message')}")
+
+
+_CLIENTS: dict[tuple[str | None, ...], Any] = {}
+
+
+def _client() -> Any:
+    """One boto3 client per configuration (endpoint, keys, profile, region) in this process.
+
+    Keyed by the environment, not made once: boto3's default session keeps the first credentials it found,
+    and a process (a test run, a notebook) may change them.
+    """
+    env = os.environ.get
+    key = (
+        s3_endpoint(),
+        env("AWS_ACCESS_KEY_ID"),
+        env("AWS_SECRET_ACCESS_KEY"),
+        env("AWS_SESSION_TOKEN"),
+        env("AWS_PROFILE"),
+        env("AWS_REGION") or env("AWS_DEFAULT_REGION"),
+    )
+    if key not in _CLIENTS:
+        import boto3
+        from botocore.config import Config
+
+        # Path-style addressing for S3-compatible servers (no per-bucket DNS names on loopback).
+        style = {"addressing_style": "path"} if s3_endpoint() else {}
+        _CLIENTS[key] = boto3.session.Session().client(
+            "s3",
+            endpoint_url=s3_endpoint(),
+            config=Config(s3=style, retries={"max_attempts": 5, "mode": "standard"}),
+        )
+    return _CLIENTS[key]
 
 
 def _s3_code(exc: Exception) -> str:

@@ -7,10 +7,11 @@ replaces that hour and nothing else.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from llmdrift.schemas import TableSchema
-from llmdrift.storage import Storage, join, spark_path
+from llmdrift.storage import Storage, StorageError, join, spark_path
 
 
 def table_uri(warehouse: str, table: str) -> str:
@@ -46,23 +47,36 @@ def read(
     return reader.parquet(*[spark_path(p) for p in paths])
 
 
+# A write that fails for one of these reasons is a storage problem the user can act on, said in one line.
+_IO_FAILURES = re.compile(
+    r"No space left on device|Disk quota exceeded|Permission denied|Read-only file system|Not a directory"
+    r"|AccessDenied|Access Denied|NoSuchBucket|InvalidAccessKeyId|SignatureDoesNotMatch"
+)
+
+
+def _write(writer: Any, uri: str, table: str) -> None:
+    try:
+        writer.parquet(spark_path(uri))
+    except Exception as exc:
+        found = _IO_FAILURES.search(str(exc))
+        if found is None:
+            raise  # anything else is a bug or a failed computation: keep its trace
+        raise StorageError(f"cannot write table {table} at {uri}: {found.group(0)}") from exc
+
+
 def overwrite_partitions(df: Any, warehouse: str, schema: TableSchema) -> None:
-    (
+    writer = (
         df.select(*schema.names)
         .write.mode("overwrite")
         .option("partitionOverwriteMode", "dynamic")
         .partitionBy(*schema.partition_names)
-        .parquet(spark_path(table_uri(warehouse, schema.table)))
     )
+    _write(writer, table_uri(warehouse, schema.table), schema.table)
 
 
 def append(df: Any, warehouse: str, schema: TableSchema) -> None:
-    (
-        df.select(*schema.names)
-        .write.mode("append")
-        .partitionBy(*schema.partition_names)
-        .parquet(spark_path(table_uri(warehouse, schema.table)))
-    )
+    writer = df.select(*schema.names).write.mode("append").partitionBy(*schema.partition_names)
+    _write(writer, table_uri(warehouse, schema.table), schema.table)
 
 
 def append_rows(spark: Any, rows: list[dict[str, Any]], warehouse: str, schema: TableSchema) -> None:

@@ -19,6 +19,9 @@
     enabled = false                   # publish daily headline metrics with PutMetricData
     namespace = "llmdrift"
 
+    [quality]
+    policy = "fail-on-critical"       # data-quality gates: fail-on-critical, fail-on-any or warn-only
+
 Relative paths are resolved against the config file's folder. Every error names the file and the key.
 """
 
@@ -42,6 +45,9 @@ ALERT_METRICS = (
     "completion_sentiment_mean",
     "similarity_mean",
 )
+
+
+DQ_POLICIES = ("fail-on-critical", "fail-on-any", "warn-only")  # what a failed data-quality gate does
 
 
 class ConfigError(ValueError):
@@ -69,6 +75,7 @@ class AggregateSettings:
     cloudwatch: bool = False
     cloudwatch_namespace: str = "llmdrift"
     cloudwatch_region: str | None = None
+    dq_policy: str = "fail-on-critical"
     source: str = "(defaults)"
 
 
@@ -140,13 +147,17 @@ def load(path: Path | None) -> AggregateSettings:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    unknown = set(raw) - {"pricing", "anomalies", "alerts", "cloudwatch"}
+    unknown = set(raw) - {"pricing", "anomalies", "alerts", "cloudwatch", "quality"}
     if unknown:
         raise ConfigError(f"{path}: unknown sections {sorted(unknown)}")
     base = path.parent
     pricing = _section(raw, "pricing", {"override", "profiles"}, path)
     anomalies = _section(raw, "anomalies", {"z"}, path)
     cloudwatch = _section(raw, "cloudwatch", {"enabled", "namespace", "region"}, path)
+    quality = _section(raw, "quality", {"policy"}, path)
+    policy = quality.get("policy", "fail-on-critical")
+    if policy not in DQ_POLICIES:
+        raise ConfigError(f"{path}: quality.policy must be one of {', '.join(DQ_POLICIES)}, not {policy!r}")
     z = anomalies.get("z", 4.0)
     if isinstance(z, bool) or not isinstance(z, int | float) or z <= 0:
         raise ConfigError(f"{path}: anomalies.z must be a positive number")
@@ -168,5 +179,6 @@ def load(path: Path | None) -> AggregateSettings:
         cloudwatch=enabled,
         cloudwatch_namespace=str(cloudwatch.get("namespace", "llmdrift")),
         cloudwatch_region=cloudwatch.get("region") or None,
+        dq_policy=policy,
         source=str(path),
     )

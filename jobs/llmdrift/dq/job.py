@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmdrift import schemas, tables
+from llmdrift.aggregate.config import DQ_POLICIES
 from llmdrift.dq.suites import CRITICAL, IN_PARTITION, Check, Suite, suites
 from llmdrift.ingest.job import RunContext
 from llmdrift.storage import normalize, storage_for
 
-POLICIES = ("fail-on-critical", "fail-on-any", "warn-only")
+POLICIES = DQ_POLICIES
 MAX_KEYS = 10
 
 
@@ -75,8 +76,9 @@ def validate_frame(
     source = context.data_sources.add_pandas(f"{table}-{len(context.data_sources.all())}")
     batch = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe("partitions")
     suite = context.suites.add(gx.ExpectationSuite(name=source.name))
-    for check in checks:
-        suite.add_expectation(getattr(gx.expectations, check.expectation)(**check.expectation_kwargs()))
+    for index, check in enumerate(checks):
+        kwargs = {**check.expectation_kwargs(), "meta": {"check": index}}  # results come back reordered
+        suite.add_expectation(getattr(gx.expectations, check.expectation)(**kwargs))
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=source.name, data=batch, suite=suite)
     )
@@ -85,10 +87,11 @@ def validate_frame(
     if keys:
         result_format["unexpected_index_column_names"] = keys
     outcome = definition.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+    by_check = {int((r.expectation_config.meta or {})["check"]): r for r in outcome.results}
     rows = []
-    for check, result in zip(checks, outcome.results, strict=True):
-        info = result.exception_info or {}
-        raised = info.get("raised_exception") if isinstance(info, dict) else False
+    for index, check in enumerate(checks):
+        result = by_check[index]
+        raised, message = _exception(result.exception_info)
         detail = result.result or {}
         observed = detail.get("observed_value")
         rows.append(
@@ -103,10 +106,22 @@ def validate_frame(
                 "unexpected_count": detail.get("unexpected_count"),
                 "observed_value": None if observed is None else json.dumps(observed, default=str),
                 "failing_keys": _keys(detail.get("partial_unexpected_index_list") or [], keys) or None,
-                "error": str(info.get("exception_message"))[:500] if raised else None,
+                "error": message[:500] if raised else None,
             }
         )
     return rows
+
+
+def _exception(info: Any) -> tuple[bool, str]:
+    """(raised, message) from an exception_info: flat, or keyed by metric when a metric failed."""
+    if not isinstance(info, dict):
+        return False, ""
+    if "raised_exception" in info:
+        return bool(info["raised_exception"]), str(info.get("exception_message") or "")
+    for nested in info.values():
+        if isinstance(nested, dict) and nested.get("raised_exception"):
+            return True, str(nested.get("exception_message") or "")
+    return False, ""
 
 
 def _keys(index_list: list[Any], keys: list[str]) -> list[str]:
@@ -138,12 +153,17 @@ def _needed(schema: schemas.TableSchema, checks: Sequence[Check]) -> list[str]:
             wanted += [c for c in check.columns.split(",") if c]
     wanted += [c for c in ("event_ts", "pricing_status") if c in schema.names]
     wanted += schema.partition_names
-    present = set(schema.names)
-    return [c for c in dict.fromkeys(wanted) if c in present and c != IN_PARTITION]
+    present = set(schema.names) | {IN_PARTITION}
+    unknown = sorted(set(wanted) - present)
+    if unknown:
+        raise DQError(f"the {schema.table} suite names columns the schema lacks: {', '.join(unknown)}")
+    return [c for c in dict.fromkeys(wanted) if c != IN_PARTITION]
 
 
 def _table_frame(spark: Any, config: DQConfig, table: str, run_ids: Sequence[str]) -> Any:
-    """The table's rows in scope as a Spark DataFrame, or None when nothing is stored."""
+    """The table's rows in scope as a Spark DataFrame (empty when nothing is stored)."""
+    from pyspark.sql import functions as F
+
     schema = schemas.load(table)
     storage = storage_for(config.warehouse)
     scoped = table != "ingest_runs" and "dt" in schema.partition_names
@@ -152,6 +172,10 @@ def _table_frame(spark: Any, config: DQConfig, table: str, run_ids: Sequence[str
     )
     if "run_id" in schema.names and table.startswith("drift_") and run_ids:
         df = df.where(df.run_id.isin(list(run_ids)))
+    if table == "ingest_runs":  # the runs that wrote partitions of the days
+        days = ", ".join(f"'{d}'" for d in config.days) or "''"
+        wrote = f"exists(split(coalesce(partitions_written, ''), ','), p -> substring(p, 1, 10) IN ({days}))"
+        df = df.where(F.expr(wrote))
     return df
 
 
@@ -180,7 +204,8 @@ def _derived(spark: Any, config: DQConfig, table: str, df: Any, run_ids: Sequenc
         )
     if table in ("usage_hourly", "usage_daily"):
         key = list(schemas.load(table).primary_key)
-        return df.select(*key, (F.col("errors") <= F.col("invocations")).alias("errors_within_invocations"))
+        within = F.coalesce(F.col("errors") <= F.col("invocations"), F.lit(False))
+        return df.select(*key, within.alias("errors_within_invocations"))
     if table == "drift_results":
         ok = (
             F.col("q_value").isNull()
@@ -190,7 +215,7 @@ def _derived(spark: Any, config: DQConfig, table: str, df: Any, run_ids: Sequenc
         return df.select("run_id", "slice_type", "slice", "feature", ok.alias("q_not_below_p"))
     if table == "ingest_runs":
         total = F.col("rows_new") + F.col("duplicates") + F.col("rejected") + F.col("blank_lines")
-        return df.select("run_id", (F.col("lines_read") == total).alias("reconciles"))
+        return df.select("run_id", F.coalesce(F.col("lines_read") == total, F.lit(False)).alias("reconciles"))
     return None
 
 
@@ -239,7 +264,7 @@ def run(spark: Any, config: DQConfig, context: RunContext, log: Callable[[str], 
     for suite in chosen:
         if not storage.exists(tables.table_uri(config.warehouse, suite.table)):
             continue
-        scope = "all runs" if suite.table == "ingest_runs" else f"days {', '.join(config.days)}"
+        scope = f"days {', '.join(config.days)}"
         if suite.table.startswith("drift_"):
             scope = f"run {', '.join(run_ids) or '(none)'}"
         for row in _validate_table(spark, config, suite, run_ids, gx_context):

@@ -88,9 +88,13 @@ PII_TYPES = tuple(d.kind for d in DETECTORS)
 _PLACEHOLDER = re.compile(r"\[(" + "|".join(k.upper() for k in PII_TYPES) + r")\]")
 
 
-def find(text: str, limit: int | None = MAX_SCAN_CHARS) -> list[tuple[str, int, int]]:
+def find(
+    text: str, limit: int | None = MAX_SCAN_CHARS, placeholders: bool = True
+) -> list[tuple[str, int, int]]:
     """(type, start, end) of every match in the first ``limit`` characters (None: all), earlier detectors
-    winning overlaps (a card is not also a phone)."""
+    winning overlaps (a card is not also a phone). Redaction placeholders (``[EMAIL]``) count as their type,
+    so metrics of redacted text still see the personal data that was there; ``placeholders=False`` finds
+    only personal data itself (the leak scan of redacted output)."""
     scan = text if limit is None else text[:limit]
     taken: list[tuple[int, int]] = []
     found: list[tuple[str, int, int]] = []
@@ -105,7 +109,7 @@ def find(text: str, limit: int | None = MAX_SCAN_CHARS) -> list[tuple[str, int, 
                 continue
             taken.append((start, end))
             found.append((detector.kind, start, end))
-    for m in _PLACEHOLDER.finditer(scan) if "[" in scan else ():
+    for m in _PLACEHOLDER.finditer(scan) if placeholders and "[" in scan else ():
         found.append((m.group(1).lower(), m.start(), m.end()))
     return sorted(found, key=lambda f: f[1])
 
