@@ -170,7 +170,6 @@ _RULES: dict[str, list[Check]] = {
     "drift_results": [
         between("p_value", 0, 1),
         between("q_value", 0, 1),
-        between("effect_size", 0, None, WARNING),
         always_true("q_not_below_p", "a BH q value is never below its p value", derived="drift_results"),
     ],
     "drift_clusters": [
