@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,18 +42,14 @@ def _log(message: str) -> None:
 
 def parse_time(value: str | None, option: str) -> datetime | None:
     """``2026-11-02``, ``2026-11-02T13``, ``2026-11-02T13:00[:00][Z|+00:00]``; naive means UTC."""
+    from llmdrift.pipeline import parse_utc
+
     if value is None:
         return None
-    text = value.strip()
-    if len(text) == 13 and text[10] == "T":  # 2026-11-02T13
-        text += ":00"
     try:
-        ts = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not a UTC time like 2026-11-02 or 2026-11-02T13:00", param_hint=option
-        ) from None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+        return parse_utc(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 def parse_day(value: str, option: str) -> date:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from llmdrift.pipeline import DRIFT_MODES, STEPS, PipelineConfig, load_settings, parse_steps
+from llmdrift.pipeline import DRIFT_MODES, STEPS, PipelineConfig, load_settings, parse_steps, parse_utc
 
 
 class GlueArgsError(ValueError):
@@ -97,17 +97,6 @@ class GlueArgs:
             raise GlueArgsError(str(exc)) from None
 
 
-def _time(value: str) -> datetime:
-    text = value.strip()
-    if len(text) == 13 and text[10] == "T":  # 2026-11-02T13
-        text += ":00"
-    try:
-        ts = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a UTC time like 2026-11-02 or 2026-11-02T13:00") from None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
 def _bool(value: str) -> bool:
     text = value.strip().lower()
     if text in ("true", "1", "yes"):
@@ -138,8 +127,8 @@ def _choice(*allowed: str) -> Callable[[str], str]:
 
 CONVERTERS: dict[str, Callable[[str], Any]] = {
     "steps": parse_steps,
-    "start": _time,
-    "end": _time,
+    "start": parse_utc,
+    "end": parse_utc,
     "lookback_hours": _count,
     "redact_pii": _bool,
     "cloudwatch": _bool,

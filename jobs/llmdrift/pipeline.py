@@ -18,7 +18,7 @@ import tempfile
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,19 @@ DRIFT_MODES = ("always", "daily")
 
 Log = Callable[[str], None]
 Contexts = Callable[[str], RunContext]
+
+
+def parse_utc(value: str) -> datetime:
+    """``2026-11-02``, ``2026-11-02T13``, ``2026-11-02T13:00[:00][Z|+00:00]`` -> an aware UTC time (naive
+    means UTC); ValueError naming the value otherwise. The command line and the Glue arguments share it."""
+    text = value.strip()
+    if len(text) == 13 and text[10] == "T":  # 2026-11-02T13
+        text += ":00"
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a UTC time like 2026-11-02 or 2026-11-02T13:00") from None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def parse_steps(text: str) -> tuple[str, ...]:
