@@ -46,10 +46,11 @@ format: setup ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix jobs tests
 	$(BIN)/ruff format jobs tests
 
-bench: setup ## ingest vs its floor, scoring vs naive, drift calibration (writes bench-output/)
+bench: setup ## ingest vs its floor, scoring vs naive, drift calibration and scale (writes bench-output/)
 	$(BIN)/python tests/benchmarks/bench_ingest.py --workdir bench-output
 	$(BIN)/python tests/benchmarks/bench_score.py --workdir bench-output
 	$(BIN)/python tests/benchmarks/bench_drift.py --workdir bench-output
+	$(BIN)/python tests/benchmarks/bench_drift_scale.py --workdir bench-output
 
 clean: ## remove demo, benchmark and cache output
 	rm -rf demo-output bench-output .pytest_cache .mypy_cache .ruff_cache spark-warehouse metastore_db derby.log

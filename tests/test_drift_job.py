@@ -3,6 +3,7 @@ named; two unchanged days show no embedding drift; results carry q values and un
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from llmdrift import schemas, tables
-from llmdrift.drift.job import DriftConfig, Window
+from llmdrift.drift.job import DriftConfig, Window, _slice_counts, _tagged
 from llmdrift.drift.job import run as drift
 from llmdrift.generate.traffic import Change, Scenario
 from llmdrift.ingest.job import RunContext
@@ -51,7 +52,7 @@ def test_a_topic_shift_is_found_and_explained(spark: Any, shifted: Path) -> None
     result = drift(spark, config, RunContext("d1", NOW), log=quiet)
     rows = {(r["slice_type"], r["slice"], r["feature"]): r for r in results(spark, shifted, "d1")}
     prompt = rows[("all", "*", "prompt_embedding")]
-    assert prompt["method"] == "mmd_permutation"
+    assert prompt["method"] == "knn_permutation"
     assert prompt["drifted"] is True
     assert prompt["q_value"] >= prompt["p_value"]
     assert result.drifted >= 1
@@ -96,3 +97,23 @@ def test_the_report_renders_from_stored_results(spark: Any, shifted: Path) -> No
     assert result.bytes < 1_000_000
     index = Path(result.outputs["index"]).read_text(encoding="utf-8")
     assert 'href="dt=2026-11-04/drift-report-d3.html"' in index
+
+
+def test_metrics_scored_before_template_ids_get_them_from_the_texts(
+    spark: Any, shifted: Path, tmp_path: Path
+) -> None:
+    """Rows written by an older scorer have no template_id: drift derives it from the invocation texts,
+    and the slices come out exactly as from the ids the scorer now stores."""
+    from pyspark.sql import functions as F
+
+    met_s = schemas.load("invocation_metrics")
+    stored = tables.read(spark, LocalStorage(), str(shifted), met_s)
+    assert stored.filter(F.col("template_id").isNull()).count() == 0  # the scorer writes them
+    old = tmp_path / "old"
+    shutil.copytree(shifted, old)
+    tables.overwrite_partitions(stored.withColumn("template_id", F.lit(None).cast("string")), str(old), met_s)
+    reference, current = Window.parse("2026-11-02..2026-11-04"), Window.parse("2026-11-04")
+    days = [(d,) for d in reference.days + current.days]
+    counts = [_slice_counts(_tagged(spark, str(w), reference, current, 0, days), 20) for w in (shifted, old)]
+    assert counts[0] == counts[1]
+    assert sum(1 for k in counts[0] if k[0] == "template") >= 5

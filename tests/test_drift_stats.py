@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from llmdrift.drift import explain, stats
@@ -40,6 +41,50 @@ def test_mmd_finds_a_planted_topic_share() -> None:
     assert result.effect_size > 0
     same = stats.mmd_permutation(base, base.copy(), 300, rng)
     assert same.p_value > 0.5
+
+
+@pytest.mark.parametrize("sizes", [(100, 100), (600, 120)])
+def test_knn_false_alarms_stay_near_alpha(sizes: tuple[int, int]) -> None:
+    rng = np.random.default_rng(17)
+    trials = 80
+    alarms = sum(
+        stats.knn_permutation(
+            unit(rng.normal(size=(sizes[0], 32))), unit(rng.normal(size=(sizes[1], 32))), 200, rng
+        ).p_value
+        < 0.05
+        for _ in range(trials)
+    )
+    assert alarms <= 9  # expected 4; P(X >= 10 | p = 0.05) < 0.01
+
+
+def test_knn_finds_a_planted_topic_share_and_measures_separation() -> None:
+    rng = np.random.default_rng(3)
+    topic = unit(rng.normal(size=(1, 32)))
+    base = unit(rng.normal(size=(200, 32)))
+    current = unit(rng.normal(size=(200, 32)))
+    current[:40] = unit(topic + 0.3 * rng.normal(size=(40, 32)))  # 20% of the current window is a new topic
+    result = stats.knn_permutation(base, current, 300, rng)
+    assert result.method == "knn_permutation"
+    assert result.p_value < 0.01
+    assert 0.05 < result.effect_size < 0.5
+    apart = stats.knn_permutation(base, unit(topic + 0.05 * rng.normal(size=(200, 32))), 300, rng)
+    assert apart.effect_size > 0.9  # nearly every neighbour from the vector's own window
+    same = stats.knn_permutation(base, base.copy(), 300, rng)
+    assert same.p_value > 0.5  # each vector's nearest neighbour is its copy in the other window
+
+
+def test_knn_repeated_prompts_do_not_tip_the_test() -> None:
+    """Many identical vectors (the same short follow-up prompt in both windows) are tied at distance 0;
+    ties must fall to either window at random, or the reference would win them and bias the p value."""
+    rng = np.random.default_rng(5)
+    repeated = unit(rng.normal(size=(1, 32)))
+    p_values = []
+    for _ in range(60):
+        x = np.vstack([np.repeat(repeated, 60, axis=0), unit(rng.normal(size=(40, 32)))])
+        y = np.vstack([np.repeat(repeated, 60, axis=0), unit(rng.normal(size=(40, 32)))])
+        p_values.append(stats.knn_permutation(x, y, 200, rng).p_value)
+    assert 0.35 < float(np.mean(p_values)) < 0.65  # uniform under the null: mean 0.5
+    assert sum(p < 0.05 for p in p_values) <= 8
 
 
 def test_scalar_tests() -> None:
@@ -98,22 +143,22 @@ def test_explain_names_the_cluster_that_grew() -> None:
     assert "crypto" in top.examples[0]
 
 
-def _rows(n: int, rng: np.random.Generator, refusal_rate: float = 0.03) -> list[dict[str, Any]]:
-    rows = []
-    for i in range(n):
-        rows.append(
-            {
-                "embed": True,
-                "vectors": {"prompt": unit(rng.normal(size=(1, 8)))[0].tolist(), "completion": None},
-                "prompt_text": f"prompt {i}",
-                "completion_text": f"completion {i}",
-                "base_model_id": "m1",
-                "stop_reason": "end_turn",
-                "completion_refusal_flag": rng.random() < refusal_rate,
-                "prompt_sentiment_compound": float(rng.normal()),
-            }
-        )
-    return rows
+def _rows(n: int, rng: np.random.Generator, refusal_rate: float = 0.03) -> pd.DataFrame:
+    """A slice's sampled rows in one window, as the job collects them (no completion vectors)."""
+    return pd.DataFrame(
+        {
+            "request_id": [f"r{i}" for i in range(n)],
+            "embed": [True] * n,
+            "prompt_vector": list(unit(rng.normal(size=(n, 8)))),
+            "completion_vector": [None] * n,
+            "prompt_text": [f"prompt {i}" for i in range(n)],
+            "completion_text": [f"completion {i}" for i in range(n)],
+            "base_model_id": ["m1"] * n,
+            "stop_reason": ["end_turn"] * n,
+            "completion_refusal_flag": rng.random(n) < refusal_rate,
+            "prompt_sentiment_compound": rng.normal(size=n),
+        }
+    )
 
 
 def test_slices_under_the_minimum_are_marked_and_fdr_is_applied() -> None:
@@ -142,7 +187,7 @@ def test_slices_under_the_minimum_are_marked_and_fdr_is_applied() -> None:
 def test_identical_windows_show_no_drift() -> None:
     rng = np.random.default_rng(2)
     rows = _rows(300, rng)
-    samples = {("all", "*", "reference"): rows, ("all", "*", "current"): [dict(r) for r in rows]}
+    samples = {("all", "*", "reference"): rows, ("all", "*", "current"): rows.copy()}
     results, _ = evaluate_slices(
         samples, {("all", "*"): (300, 300)}, {("all", "*")}, DriftConfig("/unused", permutations=200)
     )
@@ -160,12 +205,13 @@ def test_windows_parse_and_reject_nonsense() -> None:
         DriftConfig("/w", Window.parse("2026-11-05"), Window.parse("2026-11-01..2026-11-06"))
 
 
-def test_a_strong_drift_gets_a_p_value_below_the_permutation_resolution() -> None:
+@pytest.mark.parametrize("test", [stats.knn_permutation, stats.mmd_permutation])
+def test_a_strong_drift_gets_a_p_value_below_the_permutation_resolution(test: Any) -> None:
     rng = np.random.default_rng(9)
     topic = unit(rng.normal(size=(1, 32)))
     current = unit(rng.normal(size=(200, 32)))
     current[:100] = unit(topic + 0.2 * rng.normal(size=(100, 32)))
-    result = stats.mmd_permutation(unit(rng.normal(size=(200, 32))), current, 200, rng)
+    result = test(unit(rng.normal(size=(200, 32))), current, 200, rng)
     assert result.p_value < 1e-6  # far below 1 / 201: it can pass a BH correction over hundreds of tests
     assert stats.benjamini_hochberg([result.p_value] + [0.5] * 400)[0] < 0.05
 

@@ -180,7 +180,7 @@ def warehouse(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
                 "prompt_embedding",
                 True,
                 0.001,
-                method="mmd_permutation",
+                method="knn_permutation",
             ),
             _drift(
                 "drift-20261106T090000Z-cccccc", "2026-11-05", "completion_sentiment_compound", True, 0.0001

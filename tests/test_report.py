@@ -53,7 +53,7 @@ def _result(
 
 def sample_data() -> ReportData:
     results = [
-        _result("all", "*", "prompt_embedding", "mmd_permutation", 0.001, 0.004, True),
+        _result("all", "*", "prompt_embedding", "knn_permutation", 0.001, 0.004, True),
         _result(
             "all", "*", "completion_refusal_flag", "two_proportion", 1e-9, 1e-8, True, ref=0.03, cur=0.11
         ),

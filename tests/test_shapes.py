@@ -150,6 +150,8 @@ def test_unknown_shapes_are_reported_not_guessed() -> None:
     [
         ({"messages": "[...truncated...]"}, "Converse"),
         ({"messages": [{"role": "user", "content": 42}]}, "Converse"),
+        ({"system": [{"text": "You are terse."}], "inferenceConfig": {}}, "Converse"),  # no messages
+        ({"messages": None}, "ConverseStream"),
         ({"anthropic_version": "x", "messages": [17]}, "InvokeModel"),
         ({"prompt": ["not", "a", "string"]}, "InvokeModel"),
         ("just a string", "InvokeModel"),

@@ -135,6 +135,8 @@ def _join(parts: list[str]) -> str | None:
 
 
 def _messages_request(body: dict[str, Any], shape: str) -> RequestInfo:
+    if shape == "converse" and body.get("messages") is None:  # the Converse API requires it
+        raise ShapeError("converse request has no 'messages'")
     messages = _list(body, "messages", f"{shape} request")
     system_parts: list[str] = []
     system = body.get("system", body.get("preamble"))

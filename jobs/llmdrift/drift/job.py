@@ -1,13 +1,17 @@
 """Drift between a reference and a current window, per slice and feature, with FDR-controlled verdicts.
 
-1. Spark joins invocations, their metrics and costs for both windows, tags each with its slices (all traffic,
-   its base model, its caller, its prompt template) and counts every slice in each window.
+1. Spark reads the scored invocations of both windows from ``invocation_metrics`` (narrow rows carrying
+   model, caller and template: no text is read), tags each with its slices (all traffic, its base model,
+   its caller, its prompt template) and counts every slice in each window.
 2. Slices with at least ``min_samples`` invocations in both windows are tested; smaller ones are written as
    ``not_tested`` (never as "no drift"). Template slices are the ``max_templates`` largest.
-3. Bounded samples are drawn in Spark (a per-slice keep-fraction from the counts: no sort, one pass) and
-   collected: up to ``embedding_sample`` vectors and ``scalar_sample`` metric rows per slice and window.
-   The cost of the tests therefore does not grow with the windows; the Spark passes do, linearly.
-4. Tests (``drift.stats``): MMD with a permutation null for prompt and completion embeddings; KS for
+3. Bounded samples are drawn in Spark (a per-slice keep-fraction from the counts against a hash of the
+   request id: no sort, one pass) and collected: up to ``scalar_sample`` metric rows and ``embedding_sample``
+   vectors per slice and window. Latency, stop reason, cost, vectors and text openings are then read for
+   the sampled ids only (broadcast joins, one scan per table). The tests therefore cost the same whatever
+   the window size; the scans grow linearly.
+4. Tests (``drift.stats``): a k-nearest-neighbour test with a permutation null for prompt and completion
+   embeddings (each window's sample is compared whole: a 7-day reference against one day); KS for
    continuous metrics; two-proportion tests for flags; chi-square for model and stop-reason shares.
    Benjamini-Hochberg over every test of the run; a test drifts when q < ``alpha``.
 5. For each drifted embedding test (and always for all traffic), the pooled sample is clustered and the
@@ -16,7 +20,7 @@
 
 from __future__ import annotations
 
-import math
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -95,6 +99,8 @@ class DriftConfig:
     scalar_sample: int = 5000
     max_templates: int = 20
     permutations: int = 300
+    neighbours: int = stats.NEIGHBOURS  # k of the embedding test
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # processes testing slices
     alpha: float = 0.05
     seed: int = 0
     embedder: str = "static"  # whose vectors are compared (the scorer's --embedder)
@@ -102,6 +108,8 @@ class DriftConfig:
     def __post_init__(self) -> None:
         if self.reference_days < 1:
             raise ValueError("reference_days must be at least 1")
+        if self.neighbours < 1:
+            raise ValueError("neighbours must be at least 1")
         if self.min_samples < 10:
             raise ValueError("min_samples must be at least 10")
         if not 0 < self.alpha < 1:
@@ -141,16 +149,21 @@ def run(spark: Any, config: DriftConfig, context: RunContext, log: Log = print) 
     current, reference = _windows(spark, warehouse, config)
     result.current, result.reference = current, reference
     log(f"[drift {context.run_id}] current {current}, reference {reference}")
-    rows = _tagged(spark, warehouse, reference, current, config.seed).persist(StorageLevel.MEMORY_AND_DISK)
+    days = [(d,) for d in reference.days + current.days]
+
+    def progress(what: str) -> None:
+        log(f"  {what}  [{time.monotonic() - t0:.1f}s]")
+
+    rows = _tagged(spark, warehouse, reference, current, config.seed, days)
+    counts = _slice_counts(rows, config.max_templates)
+    progress(f"{len(counts):,} slices counted")
+    testable = {k for k, (r, c) in counts.items() if r >= config.min_samples and c >= config.min_samples}
+    sampled = _sampled(spark, rows, counts, testable, config).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        counts = _slice_counts(rows, config.max_templates)
-        log(f"  {len(counts):,} slices counted  [{time.monotonic() - t0:.1f}s]")
-        testable = {k for k, (r, c) in counts.items() if r >= config.min_samples and c >= config.min_samples}
-        days = [(d,) for d in reference.days + current.days]
-        samples = _samples(spark, warehouse, rows, counts, testable, config, days)
-        log(f"  samples collected for {len(testable):,} slices  [{time.monotonic() - t0:.1f}s]")
+        samples = _collect_samples(spark, warehouse, sampled, config, days, progress)
     finally:
-        rows.unpersist()
+        sampled.unpersist()
+    progress(f"samples of {len(testable):,} slices ready: {sum(len(v) for v in samples.values()):,} rows")
     results, clusters = evaluate_slices(samples, counts, testable, config)
     base = {
         "run_id": context.run_id,
@@ -160,6 +173,7 @@ def run(spark: Any, config: DriftConfig, context: RunContext, log: Log = print) 
         "current_end": current.end.isoformat(),
         "dt": (current.end - timedelta(days=1)).isoformat(),
     }
+    progress(f"{len(results):,} tests evaluated, {len(clusters):,} clusters explained")
     tables.append_rows(spark, [{**base, **r} for r in results], warehouse, schemas.load("drift_results"))
     tables.append_rows(spark, [{**base, **c} for c in clusters], warehouse, schemas.load("drift_clusters"))
     result.tests = sum(1 for r in results if r["method"] != "not_tested")
@@ -199,51 +213,70 @@ def _windows(spark: Any, warehouse: str, config: DriftConfig) -> tuple[Window, W
     return current, reference
 
 
-def _tagged(spark: Any, warehouse: str, reference: Window, current: Window, seed: int) -> Any:
-    """Invocations of both windows with their metrics, cost, window label, slices and a sampling key."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
+SCORED = (*[c for c in CONTINUOUS if c not in ("latency_ms", "cost_usd")], *FLAGS)
+EXAMPLE_TEXT_CHARS = 1000  # explanations show 240 characters and take their terms from these
 
-    storage = storage_for(warehouse)
-    days = [(d,) for d in reference.days + current.days]
-    inv = tables.read(spark, storage, warehouse, schemas.load("invocations"), days).select(
+
+def _tagged(
+    spark: Any, warehouse: str, reference: Window, current: Window, seed: int, days: list[tuple[str]]
+) -> Any:
+    """Scored invocations of both windows, one row per slice they belong to, with a sampling key.
+
+    Everything comes from ``invocation_metrics`` (narrow rows that carry model, caller and template), so
+    counting and sampling never read the texts. The sampling key ``u`` in [0, 1) is a hash of the request
+    id and the seed: the same run on the same data draws the same sample, and an invocation kept for a small
+    slice is also the one kept for the larger slices it belongs to, which keeps the union small.
+    """
+    from pyspark.sql import functions as F
+
+    met = tables.read(spark, storage_for(warehouse), warehouse, schemas.load("invocation_metrics"), days)
+    met = met.select(
         "request_id",
         "dt",
         "base_model_id",
         "caller_name",
-        # templates read the first 2,000 characters, explanations show 240: the rest is never carried
-        F.substring("system_text", 1, 2000).alias("system_text"),
-        F.substring("prompt_text", 1, 2000).alias("prompt_text"),
-        F.substring("completion_text", 1, 600).alias("completion_text"),
-        "stop_reason",
-        "latency_ms",
-    )
-    met = tables.read(spark, storage, warehouse, schemas.load("invocation_metrics"), days).select(
-        "request_id",
-        *[c for c in CONTINUOUS if c not in ("latency_ms", "cost_usd")],
-        "completion_refusal_flag",
-        "prompt_toxicity_flag",
-        "completion_toxicity_flag",
+        "template_id",
+        *[c for c in SCORED if c != "prompt_has_pii"],
         (F.col("prompt_pii_count") > 0).alias("prompt_has_pii"),
     )
-    cost = tables.read(spark, storage, warehouse, schemas.load("invocation_costs"), days).select(
-        "request_id", "cost_usd"
-    )
-    template = F.udf(template_id, T.StringType())("system_text", "prompt_text")
+    met = _with_templates(spark, warehouse, met, days)
     window = F.when(F.col("dt").isin(*current.days), F.lit("current")).otherwise(F.lit("reference"))
+    u = F.shiftrightunsigned(F.xxhash64("request_id", F.lit(seed)), 11).cast("double") / float(1 << 53)
     slices = F.array(
         F.struct(F.lit("all").alias("t"), F.lit("*").alias("v")),
         F.struct(F.lit("model").alias("t"), F.coalesce("base_model_id", F.lit("(unknown)")).alias("v")),
         F.struct(F.lit("caller").alias("t"), F.coalesce("caller_name", F.lit("(unknown)")).alias("v")),
-        F.struct(F.lit("template").alias("t"), template.alias("v")),
+        F.struct(F.lit("template").alias("t"), F.col("template_id").alias("v")),
     )
     return (
-        inv.join(met, "request_id", "left")
-        .join(cost, "request_id", "left")
-        .select("*", window.alias("window"), F.explode(slices).alias("s"), F.rand(seed).alias("u"))
+        met.select("*", window.alias("window"), F.explode(slices).alias("s"), u.alias("u"))
         .select("*", F.col("s.t").alias("slice_type"), F.col("s.v").alias("slice"))
-        .drop("s", "system_text")
+        .drop("s", "template_id", "caller_name", "dt")
     )
+
+
+def _with_templates(spark: Any, warehouse: str, met: Any, days: list[tuple[str]]) -> Any:
+    """Metrics rows scored before ``template_id`` existed get it from their texts (one UDF pass over just
+    those rows); rows that have it are left alone, so a current warehouse never reads a text here."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    missing = met.filter(F.col("template_id").isNull())
+    if missing.isEmpty():
+        return met
+    inv = tables.read(spark, storage_for(warehouse), warehouse, schemas.load("invocations"), days).select(
+        "request_id",
+        F.substring("system_text", 1, 2000).alias("system_text"),
+        F.substring("prompt_text", 1, 2000).alias("prompt_text"),
+    )
+    template = F.udf(template_id, T.StringType())("system_text", "prompt_text")
+    filled = (
+        missing.drop("template_id")
+        .join(inv, "request_id", "left")
+        .withColumn("template_id", template)
+        .select(*met.columns)
+    )
+    return met.filter(F.col("template_id").isNotNull()).unionByName(filled)
 
 
 SliceKey = tuple[str, str]
@@ -260,34 +293,30 @@ def _slice_counts(rows: Any, max_templates: int) -> dict[SliceKey, tuple[int, in
     return {k: (v[0], v[1]) for k, v in counts.items()}
 
 
-def _samples(
+def _sampled(
     spark: Any,
-    warehouse: str,
     rows: Any,
     counts: dict[SliceKey, tuple[int, int]],
     testable: set[SliceKey],
     config: DriftConfig,
-    days: list[tuple[str]],
-) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
-    """Bounded random samples per (slice_type, slice, window), embeddings attached to the first rows."""
+) -> Any:
+    """Bounded random samples of the testable slices: per slice and window a keep-fraction from the counts
+    (``scalar_sample`` rows, of which ``embedding_sample`` also get their vectors), applied in one pass."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    if not testable:
-        return {}
-    keep = []
-    for (slice_type, name), (ref_n, cur_n) in counts.items():
-        if (slice_type, name) in testable:
-            for window, n in (("reference", ref_n), ("current", cur_n)):
-                keep.append(
-                    (
-                        slice_type,
-                        name,
-                        window,
-                        min(1.0, config.scalar_sample / max(n, 1)),
-                        min(1.0, config.embedding_sample / max(n, 1)),
-                    )
-                )
+    keep = [
+        (
+            slice_type,
+            name,
+            window,
+            min(1.0, config.scalar_sample / max(n, 1)),
+            min(1.0, config.embedding_sample / max(n, 1)),
+        )
+        for (slice_type, name), (ref_n, cur_n) in counts.items()
+        if (slice_type, name) in testable
+        for window, n in (("reference", ref_n), ("current", cur_n))
+    ]
     schema = T.StructType(
         [
             T.StructField("slice_type", T.StringType()),
@@ -298,27 +327,83 @@ def _samples(
         ]
     )
     fractions = spark.createDataFrame(keep, schema)
-    sampled = rows.join(F.broadcast(fractions), ["slice_type", "slice", "window"]).filter(
-        F.col("u") < F.col("scalar_fraction")
+    return (
+        rows.join(F.broadcast(fractions), ["slice_type", "slice", "window"])
+        .filter(F.col("u") < F.col("scalar_fraction"))
+        .withColumn("embed", F.col("u") < F.col("embedding_fraction"))
+        .drop("u", "scalar_fraction", "embedding_fraction")
     )
-    sampled = sampled.withColumn("embed", F.col("u") < F.col("embedding_fraction"))
-    emb = tables.read(spark, storage_for(warehouse), warehouse, schemas.load("embeddings"), list(days))
-    emb = emb.filter(F.col("embedding_model") == embedder_id(config.embedder))  # one vector space only
-    wanted = sampled.filter("embed").select("request_id").distinct()
+
+
+def _collect_samples(
+    spark: Any,
+    warehouse: str,
+    sampled: Any,
+    config: DriftConfig,
+    days: list[tuple[str]],
+    progress: Log,
+) -> dict[tuple[str, str, str], Any]:
+    """The samples on the driver as one pandas frame per (slice_type, slice, window), completed with what
+    the metrics table does not hold: latency and stop reason, cost, and for the rows kept for embeddings
+    their vectors and the openings of their texts. Each of those tables is read once, joined to the
+    broadcast sample ids (a few hundred thousand at most, whatever the window size)."""
+    from pyspark.sql import functions as F
+
+    storage = storage_for(warehouse)
+
+    def table(name: str) -> Any:
+        return tables.read(spark, storage, warehouse, schemas.load(name), days)
+
+    frame = sampled.toPandas()
+    progress(f"{len(frame):,} sampled rows collected")
+    if frame.empty:
+        return {}
+    ids = sampled.groupBy("request_id").agg(F.max("embed").alias("embed"))
+    embedded = ids.filter("embed").select("request_id")
+    inv = (
+        table("invocations")
+        .select("request_id", "latency_ms", "stop_reason", "prompt_text", "completion_text")
+        .join(F.broadcast(ids), "request_id")
+        .select(
+            "request_id",
+            "latency_ms",
+            "stop_reason",
+            *[
+                F.when(F.col("embed"), F.substring(c, 1, EXAMPLE_TEXT_CHARS)).alias(c)
+                for c in ("prompt_text", "completion_text")
+            ],
+        )
+        .toPandas()
+        .drop_duplicates("request_id")
+    )
+    progress(f"latency, stop reason and texts of {len(inv):,} sampled invocations read")
+    cost = (
+        table("invocation_costs")
+        .select("request_id", "cost_usd")
+        .join(F.broadcast(ids.select("request_id")), "request_id", "left_semi")
+        .toPandas()
+        .drop_duplicates("request_id")
+    )
     vectors = (
-        emb.join(F.broadcast(wanted), "request_id", "left_semi")
-        .groupBy("request_id")
-        .agg(F.map_from_entries(F.collect_list(F.struct("text_role", "vector"))).alias("vectors"))
+        table("embeddings")
+        .filter(F.col("embedding_model") == embedder_id(config.embedder))  # one vector space only
+        .select("request_id", "text_role", "vector")
+        .join(F.broadcast(embedded), "request_id", "left_semi")
+        .toPandas()
+        .drop_duplicates(["request_id", "text_role"])
+        .pivot(index="request_id", columns="text_role", values="vector")
     )
-    joined = sampled.join(vectors, "request_id", "left")
-    out: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
-    for r in joined.drop("u", "scalar_fraction", "embedding_fraction").collect():
-        out[(r["slice_type"], r["slice"], r["window"])].append(r.asDict())
-    return out
-
-
-def _finite(value: Any) -> bool:
-    return value is not None and math.isfinite(value)
+    progress(f"costs of {len(cost):,} and vectors of {len(vectors):,} sampled invocations read")
+    for role in EMBEDDINGS:
+        column = vectors[role] if role in vectors.columns else None
+        frame[f"{role}_vector"] = (
+            frame["request_id"].map(column).where(frame["embed"]) if column is not None else None
+        )
+    frame = frame.merge(inv, on="request_id", how="left").merge(cost, on="request_id", how="left")
+    return {
+        (str(k[0]), str(k[1]), str(k[2])): g.reset_index(drop=True)
+        for k, g in frame.groupby(["slice_type", "slice", "window"], sort=False)
+    }
 
 
 def _not_tested(key: SliceKey, counts: dict[SliceKey, tuple[int, int]], min_samples: int) -> dict[str, Any]:
@@ -346,17 +431,40 @@ def _not_tested(key: SliceKey, counts: dict[SliceKey, tuple[int, int]], min_samp
     }
 
 
+def _values(frame: Any, column: str) -> Any:
+    """The finite values of a column (absent column: none)."""
+    if column not in frame:
+        return np.zeros(0)
+    values = np.asarray(frame[column].astype("float64"), dtype=np.float64)
+    return values[np.isfinite(values)]
+
+
+def _embedded(frame: Any, role: str) -> tuple[Any, list[str]]:
+    """(vectors, texts) of the rows kept for embeddings that have a vector for ``role``."""
+    column = f"{role}_vector"
+    if column not in frame or "embed" not in frame:
+        return np.zeros((0, 0)), []
+    keep = frame[frame["embed"].fillna(False).astype(bool) & frame[column].notna()]
+    if keep.empty:
+        return np.zeros((0, 0)), []
+    texts = (
+        keep[f"{role}_text"].fillna("").astype(str).tolist() if f"{role}_text" in keep else [""] * len(keep)
+    )
+    return np.vstack([np.asarray(v, dtype=np.float32) for v in keep[column]]), texts
+
+
 def _evaluate_slice(
     key: SliceKey,
-    ref_rows: list[dict[str, Any]],
-    cur_rows: list[dict[str, Any]],
+    ref: Any,
+    cur: Any,
+    vectors: dict[str, tuple[Any, Any]],
     totals: tuple[int, int],
     config: DriftConfig,
     rng: np.random.Generator,
-) -> tuple[list[dict[str, Any]], dict[str, tuple[Any, Any, list[str], list[str]]]]:
-    """The tests of one slice (p values only), and its embedding samples for explanation."""
+) -> list[dict[str, Any]]:
+    """The tests of one slice (p values only). ``ref`` and ``cur`` are the slice's sampled metric rows
+    (pandas) in each window, ``vectors`` each role's embedding samples (reference, current)."""
     results: list[dict[str, Any]] = []
-    explainable: dict[str, tuple[Any, Any, list[str], list[str]]] = {}
 
     def add(
         feature: str,
@@ -388,89 +496,110 @@ def _evaluate_slice(
             }
         )
 
+    least = config.min_samples // 2
     for role in EMBEDDINGS:
-        x = [
-            r["vectors"][role]
-            for r in ref_rows
-            if r["embed"] and r["vectors"] and r["vectors"].get(role) is not None
-        ]
-        y = [
-            r["vectors"][role]
-            for r in cur_rows
-            if r["embed"] and r["vectors"] and r["vectors"].get(role) is not None
-        ]
+        xa, ya = vectors[role]
         feature = f"{role}_embedding"
-        if min(len(x), len(y)) < config.min_samples // 2:
-            add(feature, None, (len(x), len(y)), (None, None), "too few texts with an embedding")
+        if min(len(xa), len(ya)) < least:
+            add(feature, None, (len(xa), len(ya)), (None, None), "too few texts with an embedding")
             continue
-        xa, ya = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         add(
             feature,
-            stats.mmd_permutation(xa, ya, config.permutations, rng),
-            (len(x), len(y)),
+            stats.knn_permutation(xa, ya, config.permutations, rng, config.neighbours),
+            (len(xa), len(ya)),
             (None, None),
         )
-        texts = f"{role}_text"
-        ref_texts = [
-            r[texts] or ""
-            for r in ref_rows
-            if r["embed"] and r["vectors"] and r["vectors"].get(role) is not None
-        ]
-        cur_texts = [
-            r[texts] or ""
-            for r in cur_rows
-            if r["embed"] and r["vectors"] and r["vectors"].get(role) is not None
-        ]
-        explainable[feature] = (xa, ya, ref_texts, cur_texts)
     for column in CONTINUOUS:
-        x = [r[column] for r in ref_rows if _finite(r.get(column))]
-        y = [r[column] for r in cur_rows if _finite(r.get(column))]
-        if min(len(x), len(y)) < config.min_samples // 2:
+        x, y = _values(ref, column), _values(cur, column)
+        if min(len(x), len(y)) < least:
             add(column, None, (len(x), len(y)), (None, None), "too few values")
             continue
         means = (float(np.mean(x)), float(np.mean(y)))
         add(column, stats.ks_test(x, y), (len(x), len(y)), means, hist=stats.histograms(x, y))
     for column in FLAGS:
-        x = [bool(r[column]) for r in ref_rows if r.get(column) is not None]
-        y = [bool(r[column]) for r in cur_rows if r.get(column) is not None]
-        if min(len(x), len(y)) < config.min_samples // 2:
+        x, y = _values(ref, column), _values(cur, column)
+        if min(len(x), len(y)) < least:
             add(column, None, (len(x), len(y)), (None, None), "too few values")
             continue
-        res = stats.proportion_test(sum(x), len(x), sum(y), len(y))
-        add(column, res, (len(x), len(y)), (sum(x) / len(x), sum(y) / len(y)))
+        hits = (int(np.sum(x > 0)), int(np.sum(y > 0)))
+        res = stats.proportion_test(hits[0], len(x), hits[1], len(y))
+        add(column, res, (len(x), len(y)), (hits[0] / len(x), hits[1] / len(y)))
     for feature, column in CATEGORICAL.items():
         if feature == "model_share" and key[0] in ("model", "template"):
             continue
-        xs = [str(r[column]) for r in ref_rows]
-        ys = [str(r[column]) for r in cur_rows]
+        xs, ys = ([str(v) for v in frame[column]] if column in frame else [] for frame in (ref, cur))
         add(feature, stats.categorical_test(xs, ys), (len(xs), len(ys)), (None, None))
-    return results, explainable
+    return results
+
+
+Task = tuple[SliceKey, Any, Any, dict[str, tuple[Any, Any]], tuple[int, int], DriftConfig, int]
+
+
+def _task(
+    key: SliceKey, ref: Any, cur: Any, totals: tuple[int, int], config: DriftConfig, index: int
+) -> Task:
+    """What a worker needs for one slice: the metric columns, and each role's vectors as two float32
+    matrices (cheap to send to another process, unlike a column of arrays)."""
+    vectors = {role: (_embedded(ref, role)[0], _embedded(cur, role)[0]) for role in EMBEDDINGS}
+    heavy = [f"{role}_{part}" for role in EMBEDDINGS for part in ("vector", "text")]
+    light = [frame.drop(columns=[c for c in heavy if c in frame]) for frame in (ref, cur)]
+    return key, light[0], light[1], vectors, totals, config, index
+
+
+def _slice_task(task: Task) -> list[dict[str, Any]]:
+    """One slice's tests, with a generator of its own (the verdicts do not depend on which worker ran it)."""
+    key, ref, cur, vectors, totals, config, index = task
+    return _evaluate_slice(
+        key, ref, cur, vectors, totals, config, np.random.default_rng([config.seed, index])
+    )
+
+
+def _run_tasks(tasks: list[Task], workers: int) -> list[list[dict[str, Any]]]:
+    """Slices are independent: on a multi-core driver they run in a pool of fresh processes (forkserver:
+    no copy of the Spark driver's threads), each with one math thread."""
+    if workers <= 1 or len(tasks) < 4:
+        return [_slice_task(t) for t in tasks]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["llmdrift.drift.job"])
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
+            return list(pool.map(_slice_task, tasks, chunksize=1))
+    except BrokenProcessPool:
+        # A worker re-imports the caller's main script; without an `if __name__ == "__main__":` guard
+        # it cannot start. The tests are the same in one process, only slower.
+        print("drift: the worker processes could not start; testing the slices in this process")
+        return [_slice_task(t) for t in tasks]
 
 
 def evaluate_slices(
-    samples: dict[tuple[str, str, str], list[dict[str, Any]]],
+    samples: dict[tuple[str, str, str], Any],
     counts: dict[SliceKey, tuple[int, int]],
     testable: set[SliceKey],
     config: DriftConfig,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every test of the run (q values filled in) and the clusters of the explained embedding tests."""
-    rng = np.random.default_rng(config.seed)
+    import pandas as pd  # type: ignore[import-untyped]
+
+    empty = pd.DataFrame()
+
+    def frames(key: SliceKey) -> tuple[Any, Any]:
+        return samples.get((*key, "reference"), empty), samples.get((*key, "current"), empty)
+
+    keys = sorted(counts)
+    tasks = [
+        _task(key, *frames(key), counts[key], config, i) for i, key in enumerate(keys) if key in testable
+    ]
+    tested_slices = iter(_run_tasks(tasks, config.workers))
     results: list[dict[str, Any]] = []
-    pooled: dict[tuple[SliceKey, str], tuple[Any, Any, list[str], list[str]]] = {}
-    for key in sorted(counts):
-        if key not in testable:
+    for key in keys:
+        if key in testable:
+            results.extend(next(tested_slices))
+        else:
             results.append(_not_tested(key, counts, config.min_samples))
-            continue
-        rows, explainable = _evaluate_slice(
-            key,
-            samples.get((*key, "reference"), []),
-            samples.get((*key, "current"), []),
-            counts[key],
-            config,
-            rng,
-        )
-        results.extend(rows)
-        pooled.update({(key, feature): data for feature, data in explainable.items()})
     tested = [r for r in results if r["method"] != "not_tested"]
     for r, q in zip(tested, stats.benjamini_hochberg([r["p_value"] for r in tested]), strict=True):
         r["q_value"] = q
@@ -483,20 +612,23 @@ def evaluate_slices(
     for r in tested:
         key = (r["slice_type"], r["slice"])
         explained = r["feature"].endswith("_embedding") and (r["drifted"] or key == ("all", "*"))
-        if explained and (key, r["feature"]) in pooled:
-            xa, ya, ref_texts, cur_texts = pooled[(key, r["feature"])]
-            for cl in explain.explain(xa, ya, ref_texts, cur_texts, seed=config.seed):
-                clusters.append(
-                    {
-                        "slice_type": key[0],
-                        "slice": key[1],
-                        "feature": r["feature"],
-                        "cluster": cl.cluster,
-                        "reference_share": cl.reference_share,
-                        "current_share": cl.current_share,
-                        "change": cl.change,
-                        "examples": cl.examples,
-                        "terms": cl.terms,
-                    }
-                )
+        if not explained:
+            continue
+        role = r["feature"].removesuffix("_embedding")
+        ref, cur = frames(key)
+        (xa, ref_texts), (ya, cur_texts) = _embedded(ref, role), _embedded(cur, role)
+        for cl in explain.explain(xa, ya, ref_texts, cur_texts, seed=config.seed):
+            clusters.append(
+                {
+                    "slice_type": key[0],
+                    "slice": key[1],
+                    "feature": r["feature"],
+                    "cluster": cl.cluster,
+                    "reference_share": cl.reference_share,
+                    "current_share": cl.current_share,
+                    "change": cl.change,
+                    "examples": cl.examples,
+                    "terms": cl.terms,
+                }
+            )
     return results, clusters

@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from llmdrift import schemas, tables
+from llmdrift.aggregate.stats import template_id
 from llmdrift.bedrock.layout import hours
 from llmdrift.ingest.job import RunContext, written_since
 from llmdrift.ingest.transform import keep_first
@@ -34,6 +35,7 @@ INPUT_COLUMNS = (
     "event_ts",
     "base_model_id",
     "caller_name",
+    "system_text",
     "prompt_text",
     "completion_text",
     "stop_reason",
@@ -160,6 +162,10 @@ def score_batches(
             ):
                 out[key] = rows[key]
             out["scorer_version"] = [config.scorer_version] * n
+            out["template_id"] = [
+                template_id(system, prompt)
+                for system, prompt in zip(rows["system_text"], rows["prompt_text"], strict=True)
+            ]
             columns = [
                 vector_array(out[name])
                 if name.endswith("_vector")
