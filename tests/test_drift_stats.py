@@ -17,25 +17,18 @@ def unit(a: np.ndarray) -> np.ndarray:
     return a / np.linalg.norm(a, axis=1, keepdims=True)
 
 
-def test_mmd_false_alarms_stay_near_alpha() -> None:
-    rng = np.random.default_rng(7)
-    trials = 80
-    alarms = sum(
-        stats.mmd_permutation(
-            unit(rng.normal(size=(100, 32))), unit(rng.normal(size=(100, 32))), 200, rng
-        ).p_value
-        < 0.05
-        for _ in range(trials)
-    )
-    assert alarms <= 9  # expected 4; P(X >= 10 | p = 0.05) < 0.01
-
-
-def test_mmd_finds_a_planted_topic_share() -> None:
+def planted_topic() -> tuple[np.random.Generator, np.ndarray, np.ndarray, np.ndarray]:
+    """A reference of 200 random directions and a current window whose first 40 (20%) are a new topic."""
     rng = np.random.default_rng(3)
     topic = unit(rng.normal(size=(1, 32)))
     base = unit(rng.normal(size=(200, 32)))
     current = unit(rng.normal(size=(200, 32)))
     current[:40] = unit(topic + 0.3 * rng.normal(size=(40, 32)))  # 20% of the current window is a new topic
+    return rng, topic, base, current
+
+
+def test_mmd_finds_a_planted_topic_share() -> None:
+    rng, _, base, current = planted_topic()
     result = stats.mmd_permutation(base, current, 300, rng)
     assert result.p_value < 0.01
     assert result.effect_size > 0
@@ -43,14 +36,19 @@ def test_mmd_finds_a_planted_topic_share() -> None:
     assert same.p_value > 0.5
 
 
-@pytest.mark.parametrize("sizes", [(100, 100), (600, 120)])
-def test_knn_false_alarms_stay_near_alpha(sizes: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("test", "sizes"),
+    [
+        (stats.knn_permutation, (100, 100)),
+        (stats.knn_permutation, (600, 120)),  # the job's design: a reference of several days
+        (stats.mmd_permutation, (100, 100)),
+    ],
+)
+def test_permutation_false_alarms_stay_near_alpha(test: Any, sizes: tuple[int, int]) -> None:
     rng = np.random.default_rng(17)
     trials = 80
     alarms = sum(
-        stats.knn_permutation(
-            unit(rng.normal(size=(sizes[0], 32))), unit(rng.normal(size=(sizes[1], 32))), 200, rng
-        ).p_value
+        test(unit(rng.normal(size=(sizes[0], 32))), unit(rng.normal(size=(sizes[1], 32))), 200, rng).p_value
         < 0.05
         for _ in range(trials)
     )
@@ -58,11 +56,7 @@ def test_knn_false_alarms_stay_near_alpha(sizes: tuple[int, int]) -> None:
 
 
 def test_knn_finds_a_planted_topic_share_and_measures_separation() -> None:
-    rng = np.random.default_rng(3)
-    topic = unit(rng.normal(size=(1, 32)))
-    base = unit(rng.normal(size=(200, 32)))
-    current = unit(rng.normal(size=(200, 32)))
-    current[:40] = unit(topic + 0.3 * rng.normal(size=(40, 32)))  # 20% of the current window is a new topic
+    rng, topic, base, current = planted_topic()
     result = stats.knn_permutation(base, current, 300, rng)
     assert result.method == "knn_permutation"
     assert result.p_value < 0.01
