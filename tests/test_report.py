@@ -183,6 +183,8 @@ def test_self_contained_and_complete() -> None:
         assert f'id="{section}"' in page
     assert "2 of 3 tests show drift" in page
     assert "refusal rate" in page
+    assert "changed: separation 0.200, q = 0.004" in page  # an embedding's effect is named for the reader
+    assert "drifted, separation 0.20, q = 0.004" in page
     assert "0.5 to 1: reference 40.0%, current 35.0%" in page  # the sentiment histogram, by bin
     assert "anomaly: expected 0.03" in page  # the anomaly is marked on the refusal chart
     assert "Not tested" in page

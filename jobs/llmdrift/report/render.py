@@ -210,9 +210,9 @@ def _verdict(data: ReportData) -> str:
         overall = [r for r in drifted if r["slice_type"] == "all"]
         if overall:
             out.append("<p>For all traffic:</p><ol>")
-            for r in sorted(overall, key=lambda r: -(r["effect_size"] or 0)):
+            for r in overall:  # strongest evidence first (effects of different tests have different units)
                 out.append(
-                    f"<li><strong>{esc(feature_name(r['feature']))}</strong> changed: effect"
+                    f"<li><strong>{esc(feature_name(r['feature']))}</strong> changed: {_effect_name(r)}"
                     f" {r['effect_size']:.3f}, q = {r['q_value']:.2g}{_means(r)}</li>"
                 )
             out.append("</ol>")
@@ -245,6 +245,11 @@ def _num(value: float | None, fmt: str) -> str:
     return "" if value is None else fmt.format(value)
 
 
+def _effect_name(r: dict[str, Any]) -> str:
+    """What the effect size of a test measures, in words a reader can weigh."""
+    return "separation" if r["feature"].endswith("_embedding") else "effect"
+
+
 def _means(r: dict[str, Any]) -> str:
     if r.get("reference_value") is None or r.get("current_value") is None:
         return ""
@@ -252,7 +257,12 @@ def _means(r: dict[str, Any]) -> str:
 
 
 def _embeddings(data: ReportData) -> str:
-    out = ['<section id="embeddings"><h2>What changed in prompts and completions</h2>']
+    out = [
+        '<section id="embeddings"><h2>What changed in prompts and completions</h2><p class="muted">Each text is'
+        " compared with its nearest neighbours in the two windows' pooled sample. Separation is 0 when they"
+        " come from either window as chance would have it and 1 when they all come from the text's own window;"
+        " the clusters below show which kinds of text grew or shrank.</p>"
+    ]
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for c in data.clusters:
         groups[(c["slice_type"], c["slice"], c["feature"])].append(c)
@@ -262,11 +272,11 @@ def _embeddings(data: ReportData) -> str:
     for key in sorted(groups, key=lambda k: (k[0] != "all", k)):
         test = tests.get(key, {})
         verdict = "drifted" if test.get("drifted") else "no drift"
-        q = test.get("q_value")
+        q, separation = test.get("q_value"), test.get("effect_size")
         out.append(
             f"<h3>{esc(feature_name(key[2]))} &mdash; {esc(slice_name({'slice_type': key[0], 'slice': key[1]}))}"
             f' <span class="badge {"bad" if test.get("drifted") else "ok"}">{verdict}'
-            f"{'' if q is None else f', q = {q:.2g}'}</span></h3>"
+            f"{'' if q is None else f', separation {separation:.2f}, q = {q:.2g}'}</span></h3>"
         )
         out.append(
             '<table class="clusters"><tr><th>cluster</th><th>share (R = reference, C = current)</th><th>change</th><th>top terms</th><th>examples</th></tr>'
