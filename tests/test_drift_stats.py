@@ -3,6 +3,9 @@ tests, Benjamini-Hochberg by hand, cluster explanations, and the per-slice rules
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -186,6 +189,64 @@ def test_identical_windows_show_no_drift() -> None:
         samples, {("all", "*"): (300, 300)}, {("all", "*")}, DriftConfig("/unused", permutations=200)
     )
     assert not [r for r in results if r["drifted"]]
+
+
+def test_slices_give_the_same_verdicts_in_a_process_pool_as_in_one_process() -> None:
+    """Five slices run in two forkserver workers or in this process: every value must be identical (each
+    slice has its own seeded generator, so the scheduling cannot change a p value)."""
+    rng = np.random.default_rng(4)
+    slices = [("all", "*"), *(("caller", f"c{i}") for i in range(4))]
+    samples = {
+        (*key, window): _rows(120, rng, refusal_rate=0.03 if window == "reference" else 0.2)
+        for key in slices
+        for window in ("reference", "current")
+    }
+    counts = dict.fromkeys(slices, (120, 120))
+
+    def run(workers: int) -> list[dict[str, Any]]:
+        config = DriftConfig("/unused", permutations=100, workers=workers)
+        results, _ = evaluate_slices(samples, counts, set(slices), config)
+        return results
+
+    pooled, single = run(2), run(1)
+    assert pooled == single
+    assert {r["slice"] for r in pooled if r["drifted"]} == {"*", "c0", "c1", "c2", "c3"}  # the refusal rise
+
+
+SCRIPT = """
+import numpy as np
+import pandas as pd
+from llmdrift.drift.job import DriftConfig, evaluate_slices
+
+def rows(rng, n):
+    return pd.DataFrame({"request_id": [f"r{i}" for i in range(n)], "embed": [True] * n,
+                         "prompt_vector": list(rng.normal(size=(n, 8))), "completion_vector": [None] * n})
+
+def main():
+    rng = np.random.default_rng(1)
+    slices = [("caller", f"c{i}") for i in range(4)]
+    samples = {(*k, w): rows(rng, 60) for k in slices for w in ("reference", "current")}
+    config = DriftConfig("/unused", permutations=50, workers=2)
+    results, _ = evaluate_slices(samples, dict.fromkeys(slices, (60, 60)), set(slices), config)
+    print("tested", sum(r["p_value"] is not None for r in results))
+"""
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_a_script_without_the_main_guard_gets_its_slices_tested_in_one_process(
+    tmp_path: Path, guarded: bool
+) -> None:
+    """Worker processes import the main script again: with the guard they run the slices; without it the
+    job must not start them (the script's work would run again in each), and tests the slices itself."""
+    script = tmp_path / "caller.py"
+    script.write_text(SCRIPT + ('if __name__ == "__main__":\n    main()\n' if guarded else "main()\n"))
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "tested 4" in done.stdout  # 4 slices with vectors only: one embedding test each
+    assert ("in this process" in done.stdout) is not guarded
+    assert "Traceback" not in done.stderr
 
 
 def test_windows_parse_and_reject_nonsense() -> None:

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -528,6 +529,9 @@ def _evaluate_slice(
         if feature == "model_share" and key[0] in ("model", "template"):
             continue
         xs, ys = ([str(v) for v in frame[column]] if column in frame else [] for frame in (ref, cur))
+        if min(len(xs), len(ys)) < least:
+            add(feature, None, (len(xs), len(ys)), (None, None), "too few values")
+            continue
         add(feature, stats.categorical_test(xs, ys), (len(xs), len(ys)), (None, None))
     return results
 
@@ -559,6 +563,12 @@ def _run_tasks(tasks: list[Task], workers: int) -> list[list[dict[str, Any]]]:
     no copy of the Spark driver's threads), each with one math thread."""
     if workers <= 1 or len(tasks) < 4:
         return [_slice_task(t) for t in tasks]
+    if not _main_is_import_safe():
+        print(
+            'drift: the main script has no `if __name__ == "__main__":` guard, which worker processes need;'
+            " testing the slices in this process (slower)"
+        )
+        return [_slice_task(t) for t in tasks]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
@@ -568,11 +578,30 @@ def _run_tasks(tasks: list[Task], workers: int) -> list[list[dict[str, Any]]]:
     try:
         with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context) as pool:
             return list(pool.map(_slice_task, tasks, chunksize=1))
-    except BrokenProcessPool:
-        # A worker re-imports the caller's main script; without an `if __name__ == "__main__":` guard
-        # it cannot start. The tests are the same in one process, only slower.
-        print("drift: the worker processes could not start; testing the slices in this process")
+    except BrokenProcessPool:  # a worker died (out of memory, killed): the same tests, in this process
+        print("drift: a worker process failed; testing the slices in this process")
         return [_slice_task(t) for t in tasks]
+
+
+def _main_is_import_safe() -> bool:
+    """Every new process imports the caller's main module again (Python's multiprocessing contract).
+    That is harmless for a module run by name (``python -m``, Glue), an interactive session, or a script
+    whose work sits under the ``__main__`` guard (the ``llmdrift`` command, ``glue/llmdrift_job.py``).
+    A script without the guard would run its work again in each worker, Spark session and writes included."""
+    import re
+    import sys
+
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None):
+        return True
+    path = getattr(main, "__file__", None)
+    if path is None:
+        return True
+    try:
+        source = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"""__name__\s*==\s*['"]__main__['"]""", source) is not None
 
 
 def evaluate_slices(
