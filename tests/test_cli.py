@@ -36,6 +36,8 @@ def test_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
         (["generate", "--out", "/tmp/x", "--start", "11/02/2026"], "--start"),
         (["generate", "--out", "/tmp/x", "--days", "0"], "--days"),
         (["score", "--warehouse", "/w", "--embedder", "bert"], "embedder must be static or minilm"),
+        (["drift", "--warehouse", "/w", "--embedder", "bert"], "embedder must be static or minilm"),
+        (["drift", "--warehouse", "/w", "--current", "last week"], "not a window"),
         (
             ["score", "--warehouse", "/w", "--text-backend", "cloud"],
             "text backend must be local or comprehend",

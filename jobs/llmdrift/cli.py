@@ -20,6 +20,9 @@ app = typer.Typer(
 )
 
 MasterOpt = Annotated[str, typer.Option(help="Spark master URL.")]
+EmbedderOpt = Annotated[
+    str, typer.Option(help="Embedding model: static (fast, default) or minilm (slow reference).")
+]
 RedactOpt = Annotated[
     bool,
     typer.Option(
@@ -274,9 +277,7 @@ def score(
         typer.Option(help="Event-hour window start, UTC (default: what ingest wrote since the last score)."),
     ] = None,
     end: Annotated[str | None, typer.Option(help="Event-hour window end, exclusive, UTC.")] = None,
-    embedder: Annotated[
-        str, typer.Option(help="static (fast, default) or minilm (slow reference).")
-    ] = "static",
+    embedder: EmbedderOpt = "static",
     rescore: Annotated[
         bool, typer.Option(help="Score again rows already scored by this scorer version.")
     ] = False,
@@ -334,7 +335,7 @@ def quality(
     devset: Annotated[
         Path, typer.Option(help="Directory of the labeled dev set (refusal/toxicity/sentiment .jsonl).")
     ] = Path("tests/devset"),
-    embedder: Annotated[str, typer.Option(help="static (default) or minilm.")] = "static",
+    embedder: EmbedderOpt = "static",
     output: Annotated[Path | None, typer.Option(help="Also write all figures as JSON here.")] = None,
 ) -> None:
     """Metric quality on a labeled dev set: refusal P/R/F1, toxicity ROC-AUC, sentiment accuracy."""
@@ -459,6 +460,10 @@ def drift(
     alpha: Annotated[
         float, typer.Option(help="False discovery rate: a test drifts when its q value is below.")
     ] = 0.05,
+    embedder: Annotated[
+        str,
+        typer.Option(help="Whose vectors are compared: the --embedder the scorer ran with (static, minilm)."),
+    ] = "static",
     master: MasterOpt = "local[*]",
     conf: ConfOpt = None,
 ) -> None:
@@ -475,6 +480,7 @@ def drift(
             reference_days,
             min_samples,
             alpha=alpha,
+            embedder=embedder,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -35,7 +35,7 @@ from llmdrift import schemas, tables
 from llmdrift.aggregate.stats import template_id
 from llmdrift.drift import explain, stats
 from llmdrift.ingest.job import RunContext, complete_until
-from llmdrift.score.models import embedder_id
+from llmdrift.score.models import EMBEDDERS, embedder_id
 from llmdrift.storage import normalize, storage_for
 
 Log = Callable[[str], None]
@@ -115,6 +115,10 @@ class DriftConfig:
             raise ValueError("min_samples must be at least 10")
         if not 0 < self.alpha < 1:
             raise ValueError("alpha must be within (0, 1)")
+        if self.embedder not in EMBEDDERS:
+            raise ValueError(f"embedder must be {' or '.join(EMBEDDERS)}, got {self.embedder!r}")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
         if self.current and self.reference and self.reference.end > self.current.start:
             raise ValueError(f"reference window {self.reference} overlaps or follows current {self.current}")
 

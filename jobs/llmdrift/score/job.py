@@ -25,7 +25,7 @@ from llmdrift.bedrock.layout import hours
 from llmdrift.ingest.job import RunContext, written_since
 from llmdrift.ingest.transform import keep_first
 from llmdrift.score.metrics import MAX_TEXT_CHARS, REGISTRY, ROLES, score_rows
-from llmdrift.score.models import embedder_id, encoder
+from llmdrift.score.models import EMBEDDERS, embedder_id, encoder
 from llmdrift.storage import Storage, join, normalize, storage_for
 
 METRICS_VERSION = "1"
@@ -68,8 +68,8 @@ class ScoreConfig:
     reuse_days: int | None = None
 
     def __post_init__(self) -> None:
-        if self.embedder not in ("static", "minilm"):
-            raise ValueError(f"embedder must be static or minilm, got {self.embedder!r}")
+        if self.embedder not in EMBEDDERS:
+            raise ValueError(f"embedder must be {' or '.join(EMBEDDERS)}, got {self.embedder!r}")
         if self.reuse_days is not None and self.reuse_days < 0:
             raise ValueError(f"reuse_days must be >= 0, got {self.reuse_days}")
         if self.text_backend not in ("local", "comprehend"):

@@ -127,11 +127,14 @@ def _normalize(vectors: Vectors) -> Vectors:
     return unit
 
 
+EMBEDDERS = ("static", "minilm")  # the names of --embedder
+
+
 def embedder_id(name: str) -> str:
     """The model id an embedder writes into the tables, without loading it."""
     ids = {"static": StaticEncoder.model_id, "minilm": MiniLMEncoder.model_id}
     if name not in ids:
-        raise ModelError(f"unknown embedding model {name!r} (static or minilm)")
+        raise ModelError(f"unknown embedding model {name!r} ({' or '.join(EMBEDDERS)})")
     return ids[name]
 
 
