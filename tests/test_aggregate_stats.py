@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from llmdrift.aggregate import cloudwatch, stats
-from llmdrift.aggregate.config import AlertRule, ConfigError, load
+from llmdrift.aggregate.config import AlertRule, ConfigError, DriftSettings, load
 from llmdrift.aggregate.job import find_alerts, find_anomalies, slice_series
 
 
@@ -187,6 +187,9 @@ def test_config_loads_and_names_its_errors(tmp_path: Path) -> None:
     settings = load(good)
     assert settings.anomaly_z == 3.5
     assert settings.alerts == (AlertRule("r", "refusal_ratio", 0.1, "above"),)
+    assert settings.drift == DriftSettings()  # no [drift]: the job's defaults
+    good.write_text("[drift]\nreference_days = 28\nmin_samples = 200\nalpha = 0.01\n")
+    assert load(good).drift == DriftSettings(reference_days=28, min_samples=200, alpha=0.01)
     cases = {
         '[[alerts]]\nname = "r"\nmetric = "nope"\nabove = 1\n': "alerts\\[0\\].metric",
         '[[alerts]]\nname = "r"\nmetric = "cost_usd"\nabove = 1\nbelow = 2\n': "exactly one of above or below",
@@ -198,6 +201,10 @@ def test_config_loads_and_names_its_errors(tmp_path: Path) -> None:
         '[pricing]\noveride = "x.csv"\n': "unknown keys in \\[pricing\\]",
         "anomalies = 3\n": "\\[anomalies\\] must be a table",
         "[anomalies]\nz = true\n": "anomalies.z",
+        "[drift]\nreference_days = 0\n": "drift.reference_days must be an integer of at least 1",
+        '[drift]\nmin_samples = "50"\n': "drift.min_samples",
+        "[drift]\nalpha = 5\n": "drift.alpha must be a number between 0 and 1",
+        "[drift]\nwindow = 3\n": "unknown keys in \\[drift\\]",
     }
     for text, message in cases.items():
         bad = tmp_path / "bad.toml"

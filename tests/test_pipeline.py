@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from llmdrift import cli
+from llmdrift.aggregate.config import AggregateSettings, DriftSettings
 from llmdrift.pipeline import DEFAULT_STEPS, STEPS, PipelineConfig, PipelineResult, parse_steps
 
 
@@ -41,6 +42,11 @@ def test_config_checks_before_any_step_runs() -> None:
     with pytest.raises(ValueError, match="text backend"):  # the score job's
         PipelineConfig("/w", steps=("score",), text_backend="cloud")
     assert set(PipelineConfig("/w", steps=("drift", "report")).job_configs()) == {"drift", "report"}
+    settings = AggregateSettings(drift=DriftSettings(reference_days=28, min_samples=100, alpha=0.01))
+    drift = PipelineConfig("/w", steps=("drift",), settings=settings, embedder="minilm").job_configs()[
+        "drift"
+    ]
+    assert (drift.reference_days, drift.min_samples, drift.alpha, drift.embedder) == (28, 100, 0.01, "minilm")
 
 
 def test_outputs_of_every_step_are_merged() -> None:

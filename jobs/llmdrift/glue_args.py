@@ -33,7 +33,7 @@ HELP = {
     "end": "ingest window end, exclusive, UTC (default: the last settled hour)",
     "lookback_hours": "hours before the start re-read for late files (default 2)",
     "redact_pii": "true to store texts with personal data replaced by placeholders (default false)",
-    "config": "aggregate settings TOML: prices, alerts, CloudWatch (an s3:// URI)",
+    "config": "settings TOML: prices, alerts, CloudWatch, quality policy, drift (an s3:// URI)",
     "embedder": "static (the only one on Glue: minilm needs torch)",
     "text_backend": "local (default) or comprehend",
     "aws_region": "region for Comprehend and CloudWatch (default: the job's)",

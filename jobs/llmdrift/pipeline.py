@@ -118,7 +118,15 @@ class PipelineConfig:
         if "drift" in self.steps:
             from llmdrift.drift.job import DriftConfig
 
-            configs["drift"] = DriftConfig(self.warehouse, embedder=self.embedder)
+            drift = self.settings.drift
+            configs["drift"] = DriftConfig(
+                self.warehouse,
+                reference_days=drift.reference_days,
+                min_samples=drift.min_samples,
+                max_templates=drift.max_templates,
+                alpha=drift.alpha,
+                embedder=self.embedder,
+            )
         if "dq" in self.steps:
             from llmdrift.dq.job import DQConfig
 

@@ -1,4 +1,5 @@
-"""The aggregate job's configuration file (TOML): price files, anomaly settings, alert rules, CloudWatch.
+"""The configuration file (TOML): price files, anomaly settings, alert rules, CloudWatch, data-quality
+policy and drift settings.
 
     [pricing]
     override = "my-prices.csv"        # optional: rows that take precedence over the shipped price table
@@ -22,13 +23,19 @@
     [quality]
     policy = "fail-on-critical"       # data-quality gates: fail-on-critical, fail-on-any or warn-only
 
+    [drift]                           # the drift step of llmdrift run and of the Glue job
+    reference_days = 7                # the trailing reference: this many days before the current day
+    min_samples = 50                  # invocations a slice needs in each window to be tested
+    alpha = 0.05                      # false discovery rate: a test drifts when its q value is below
+    max_templates = 20                # prompt-template slices: the largest this many
+
 Relative paths are resolved against the config file's folder. Every error names the file and the key.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +74,33 @@ class AlertRule:
 
 
 @dataclass(frozen=True)
+class DriftSettings:
+    reference_days: int = 7
+    min_samples: int = 50
+    alpha: float = 0.05
+    max_templates: int = 20
+
+
+def _drift(raw: dict[str, Any], path: Path) -> DriftSettings:
+    drift = _section(raw, "drift", {"reference_days", "min_samples", "alpha", "max_templates"}, path)
+    defaults = DriftSettings()
+    counts = {
+        key: drift.get(key, getattr(defaults, key))
+        for key in ("reference_days", "min_samples", "max_templates")
+    }
+    for key, least in (("reference_days", 1), ("min_samples", 10), ("max_templates", 0)):
+        value = counts[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"{path}: drift.{key} must be an integer of at least {least}, not {value!r}")
+    alpha = drift.get("alpha", defaults.alpha)
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:
+        raise ConfigError(f"{path}: drift.alpha must be a number between 0 and 1, not {alpha!r}")
+    return DriftSettings(
+        counts["reference_days"], counts["min_samples"], float(alpha), counts["max_templates"]
+    )
+
+
+@dataclass(frozen=True)
 class AggregateSettings:
     price_override: Path | None = None
     profiles: Path | None = None
@@ -76,6 +110,7 @@ class AggregateSettings:
     cloudwatch_namespace: str = "llmdrift"
     cloudwatch_region: str | None = None
     dq_policy: str = "fail-on-critical"
+    drift: DriftSettings = field(default_factory=DriftSettings)
     source: str = "(defaults)"
 
 
@@ -147,7 +182,7 @@ def load(path: Path | None) -> AggregateSettings:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    unknown = set(raw) - {"pricing", "anomalies", "alerts", "cloudwatch", "quality"}
+    unknown = set(raw) - {"pricing", "anomalies", "alerts", "cloudwatch", "quality", "drift"}
     if unknown:
         raise ConfigError(f"{path}: unknown sections {sorted(unknown)}")
     base = path.parent
@@ -180,5 +215,6 @@ def load(path: Path | None) -> AggregateSettings:
         cloudwatch_namespace=str(cloudwatch.get("namespace", "llmdrift")),
         cloudwatch_region=cloudwatch.get("region") or None,
         dq_policy=policy,
+        drift=_drift(raw, path),
         source=str(path),
     )
