@@ -3,6 +3,7 @@ reruns replace exactly their partitions, re-pricing with an override, intervals 
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,15 @@ def test_templates_cover_every_invocation(spark: Any, aggregated: tuple[Path, An
     assert templates.agg(F.sum("invocations")).first()[0] == result.invocations
     assert templates.select("template_id").distinct().count() == result.templates
     assert templates.filter(F.length("template_id") != 16).count() == 0
+    # The ids (the scorer's where a row is scored, else from the texts) group exactly as the texts say.
+    texts = read(spark, warehouse, "invocations").select("dt", "system_text", "prompt_text").collect()
+    expected = Counter((str(r["dt"]), stats.template_id(r["system_text"], r["prompt_text"])) for r in texts)
+    rows = templates.select("dt", "template_id", "invocations", "skeleton", "representative_text").collect()
+    assert {(str(r["dt"]), r["template_id"]): r["invocations"] for r in rows} == dict(expected)
+    whole = [r for r in rows if len(r["representative_text"] or "") < 300]  # the text is cut at 300
+    assert whole
+    for r in whole:
+        assert r["skeleton"] == stats.skeleton(r["representative_text"])
 
 
 def test_a_rerun_replaces_exactly_its_partitions(spark: Any, aggregated: tuple[Path, Any]) -> None:

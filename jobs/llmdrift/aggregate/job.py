@@ -287,7 +287,7 @@ def _priced_invocations(
         "prompt_pii_count",
         "completion_similarity_prompt",
     ]
-    scored = met.select("request_id", F.lit(True).alias("is_scored"), *metric_cols)
+    scored = met.select("request_id", F.lit(True).alias("is_scored"), "template_id", *metric_cols)
     return (
         priced.drop("base_model_id")
         .withColumnRenamed("priced_base_model_id", "base_model_id")
@@ -411,31 +411,36 @@ def _templates(base: Any) -> Any:
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    skeleton = F.udf(stats.skeleton, T.StringType())
+    # Scored rows carry the scorer's template id; the others (not scored yet, or scored before it was
+    # written) get it from their texts, so the UDF runs on those rows only.
     tid = F.udf(stats.template_id, T.StringType())
-    rows = base.select(
-        "dt",
-        "caller_name",
-        "system_text",
-        "prompt_text",
-        "error_code",
-        "cost_usd",
-        "is_scored",
-        "completion_refusal_flag",
-        "completion_sentiment_compound",
-        "prompt_toxicity_flag",
-        "completion_toxicity_flag",
-        "prompt_pii_count",
-        "completion_similarity_prompt",
-        skeleton("prompt_text").alias("skeleton"),
-    ).withColumn("template_id", tid("system_text", "prompt_text"))
+    unlabelled = F.col("template_id").isNull()
+    rows = (
+        base.filter(~unlabelled)
+        .unionByName(base.filter(unlabelled).withColumn("template_id", tid("system_text", "prompt_text")))
+        .select(
+            "dt",
+            "template_id",
+            "caller_name",
+            "system_text",
+            "prompt_text",
+            "error_code",
+            "cost_usd",
+            "is_scored",
+            "completion_refusal_flag",
+            "completion_sentiment_compound",
+            "prompt_toxicity_flag",
+            "completion_toxicity_flag",
+            "prompt_pii_count",
+            "completion_similarity_prompt",
+        )
+    )
 
     def count_if(cond: Any) -> Any:
         return F.sum(F.when(cond, 1).otherwise(0))
 
     agg = rows.groupBy("dt", "template_id").agg(
         F.min(F.struct(F.length("prompt_text").alias("n"), F.col("prompt_text").alias("t"))).alias("_rep"),
-        F.first("skeleton").alias("skeleton"),
         F.max(F.col("system_text").isNotNull() & (F.trim("system_text") != "")).alias("has_system_prompt"),
         F.count("*").alias("invocations"),
         F.countDistinct("caller_name").alias("callers"),
@@ -449,8 +454,10 @@ def _templates(base: Any) -> Any:
         count_if(F.col("error_code").isNotNull()).alias("_errors"),
     )
     per_scored = F.when(F.col("scored") > 0, F.lit(1.0) / F.col("scored"))
+    skeleton = F.udf(stats.skeleton, T.StringType())  # one call a template: its prompts share the skeleton
     return agg.select(
         "*",
+        skeleton(F.col("_rep.t")).alias("skeleton"),
         F.substring(F.col("_rep.t"), 1, 300).alias("representative_text"),
         (F.col("_refusals") * per_scored).alias("refusal_ratio"),
         (F.col("_toxic") * per_scored).alias("toxic_rate"),
