@@ -88,8 +88,25 @@ def test_the_report_renders_from_stored_results(spark: Any, shifted: Path) -> No
         str(shifted), Window.parse("2026-11-04"), Window.parse("2026-11-02..2026-11-04"), permutations=300
     )
     drift(spark, config, RunContext("d3", NOW), log=quiet)
+    gate = {
+        "table_name": "drift_results",
+        "expectation": "expect_table_row_count_to_be_between",
+        "columns": "",
+        "description": "rows exist",
+        "severity": "critical",
+        "success": True,
+        "dt": NOW.date().isoformat(),
+    }
+    dq_runs = [("q-d3", "run d3", NOW), ("q-later", "days 2026-11-05", NOW + timedelta(days=1))]
+    tables.append_rows(
+        spark,
+        [{**gate, "run_id": r, "scope": scope, "run_time": t} for r, scope, t in dq_runs],
+        str(shifted),
+        schemas.load("dq_results"),
+    )
     result = report(spark, ReportConfig(str(shifted), run_id="d3"), log=quiet)
     page = Path(result.outputs["report"]).read_text(encoding="utf-8")
+    assert "Run q-d3 checked 1 expectations" in page  # the gates of this drift run, not the newest ones
     assert result.outputs["report"].endswith("reports/dt=2026-11-04/drift-report-d3.html")
     assert "what users ask (prompt embeddings)" in page
     assert 'id="trends"' in page

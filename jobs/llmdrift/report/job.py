@@ -75,6 +75,10 @@ def load(spark: Any, warehouse: str, run_id: str | None) -> ReportData:
         read("quarantine", days).groupBy("reason_code", "row_kept").count().withColumnRenamed("count", "n")
     )
     checks = read("dq_results")
+    # The gates of this drift run: the newest dq run that validated it, else (dq run apart) the newest one.
+    validated = checks.filter(F.col("scope").startswith("run ") & F.col("scope").contains(run_id))
+    if not validated.isEmpty():
+        checks = validated.select("run_id").distinct().join(checks, "run_id")
     newest = checks.agg(F.max(F.struct("run_time", "run_id")).alias("m")).first()["m"]
     dq = (
         []

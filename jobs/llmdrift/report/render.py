@@ -462,7 +462,8 @@ def _health(data: ReportData) -> str:
 
 
 def _quality_gates(rows: list[dict[str, Any]]) -> str:
-    """The newest data-quality validation: how many expectations held, and every one that did not."""
+    """The data-quality validation of the drift run (else the newest): how many expectations held, and
+    every one that did not."""
     if not rows:
         return '<h3>Data-quality gates</h3><p class="muted">No data-quality results are stored yet.</p>'
     failed = [r for r in rows if not r["success"]]
