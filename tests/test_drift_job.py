@@ -4,6 +4,7 @@ named; two unchanged days show no embedding drift; results carry q values and un
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from llmdrift import schemas, tables
+from llmdrift.cost.prices import load_profiles, profile_target
 from llmdrift.drift.job import DriftConfig, Window, _slice_counts, _tagged
 from llmdrift.drift.job import run as drift
 from llmdrift.generate.traffic import Change, Scenario
@@ -131,6 +133,33 @@ def test_metrics_scored_before_template_ids_get_them_from_the_texts(
     tables.overwrite_partitions(stored.withColumn("template_id", F.lit(None).cast("string")), str(old), met_s)
     reference, current = Window.parse("2026-11-02..2026-11-04"), Window.parse("2026-11-04")
     days = [(d,) for d in reference.days + current.days]
-    counts = [_slice_counts(_tagged(spark, str(w), reference, current, 0, days), 20) for w in (shifted, old)]
+    config = DriftConfig(str(shifted))
+    counts = [
+        _slice_counts(_tagged(spark, str(w), reference, current, config, days), 20) for w in (shifted, old)
+    ]
     assert counts[0] == counts[1]
     assert sum(1 for k in counts[0] if k[0] == "template") >= 5
+
+
+def test_endpoints_without_a_base_model_are_sliced_as_pricing_sees_them(spark: Any, shifted: Path) -> None:
+    """Application inference profiles count as the model they map to (profiles.csv), provisioned models
+    by their ARN: the model slices agree with the invocations, and none is a mix called "(unknown)"."""
+    reference, current = Window.parse("2026-11-02..2026-11-04"), Window.parse("2026-11-04")
+    days = [(d,) for d in reference.days + current.days]
+    counts = _slice_counts(
+        _tagged(spark, str(shifted), reference, current, DriftConfig(str(shifted)), days), 20
+    )
+    profiles = load_profiles()
+    invocations = tables.read(spark, LocalStorage(), str(shifted), schemas.load("invocations"))
+    scored = tables.read(spark, LocalStorage(), str(shifted), schemas.load("invocation_metrics"))
+    expected: Counter[tuple[str, int]] = Counter()
+    rows = invocations.join(scored.select("request_id"), "request_id", "left_semi").collect()
+    for r in rows:
+        name = r["base_model_id"] or profile_target(profiles, r["model_id"]) or r["model_id"]
+        expected[(name, 1 if r["dt"] in current.days else 0)] += 1
+    models = {k[1]: v for k, v in counts.items() if k[0] == "model"}
+    assert models == {name: (expected[(name, 0)], expected[(name, 1)]) for name in {n for n, _ in expected}}
+    assert "(unknown)" not in models
+    assert any(name.startswith("arn:aws:bedrock:") and "provisioned-model" in name for name in models)
+    profiled = [r for r in rows if r["base_model_id"] is None and profile_target(profiles, r["model_id"])]
+    assert profiled  # the generated traffic has a mapped application profile

@@ -126,6 +126,7 @@ class PipelineConfig:
                 max_templates=drift.max_templates,
                 alpha=drift.alpha,
                 embedder=self.embedder,
+                profiles=self.settings.profiles,
             )
         if "dq" in self.steps:
             from llmdrift.dq.job import DQConfig

@@ -362,7 +362,8 @@ def load_profiles(path: Path | None = None) -> dict[str, str]:
 # --- pricing ---------------------------------------------------------------------------------------
 
 
-def _profile_target(profiles: Mapping[str, str], model_id: str | None) -> str | None:
+def profile_target(profiles: Mapping[str, str], model_id: str | None) -> str | None:
+    """The model an application inference profile invokes (by full ARN or by its id), if mapped."""
     if not model_id:
         return None
     return profiles.get(model_id) or profiles.get(model_id.rsplit("/", 1)[-1])
@@ -393,7 +394,7 @@ def price_for(
     if endpoint_scope == "custom":
         return ModelPrice(base_model_id, "custom")
     if endpoint_scope == "application_profile":
-        target = _profile_target(profiles, model_id)
+        target = profile_target(profiles, model_id)
         if target is None:
             return ModelPrice(None, "unmapped_profile")
         ref = resolve_model_id(target)

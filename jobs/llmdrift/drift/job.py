@@ -33,6 +33,7 @@ import numpy as np
 
 from llmdrift import schemas, tables
 from llmdrift.aggregate.stats import template_id
+from llmdrift.cost.prices import load_profiles, profile_target
 from llmdrift.drift import explain, stats
 from llmdrift.ingest.job import RunContext, complete_until
 from llmdrift.score.models import EMBEDDERS, embedder_id
@@ -105,6 +106,7 @@ class DriftConfig:
     alpha: float = 0.05
     seed: int = 0
     embedder: str = "static"  # whose vectors are compared (the scorer's --embedder)
+    profiles: Path | None = None  # application inference profile -> model (default: the shipped profiles.csv)
 
     def __post_init__(self) -> None:
         if self.reference_days < 1:
@@ -159,7 +161,7 @@ def run(spark: Any, config: DriftConfig, context: RunContext, log: Log = print) 
     def progress(what: str) -> None:
         log(f"  {what}  [{time.monotonic() - t0:.1f}s]")
 
-    rows = _tagged(spark, warehouse, reference, current, config.seed, days)
+    rows = _tagged(spark, warehouse, reference, current, config, days)
     counts = _slice_counts(rows, config.max_templates)
     progress(f"{len(counts):,} slices counted")
     testable = {k for k, (r, c) in counts.items() if r >= config.min_samples and c >= config.min_samples}
@@ -223,7 +225,12 @@ EXAMPLE_TEXT_CHARS = 1000  # explanations show 240 characters and take their ter
 
 
 def _tagged(
-    spark: Any, warehouse: str, reference: Window, current: Window, seed: int, days: list[tuple[str]]
+    spark: Any,
+    warehouse: str,
+    reference: Window,
+    current: Window,
+    config: DriftConfig,
+    days: list[tuple[str]],
 ) -> Any:
     """Scored invocations of both windows, one row per slice they belong to, with a sampling key.
 
@@ -245,8 +252,9 @@ def _tagged(
         (F.col("prompt_pii_count") > 0).alias("prompt_has_pii"),
     )
     met = _with_templates(spark, warehouse, met, days)
+    met = _with_models(spark, warehouse, met, days, load_profiles(config.profiles))
     window = F.when(F.col("dt").isin(*current.days), F.lit("current")).otherwise(F.lit("reference"))
-    u = F.shiftrightunsigned(F.xxhash64("request_id", F.lit(seed)), 11).cast("double") / float(1 << 53)
+    u = F.shiftrightunsigned(F.xxhash64("request_id", F.lit(config.seed)), 11).cast("double") / float(1 << 53)
     slices = F.array(
         F.struct(F.lit("all").alias("t"), F.lit("*").alias("v")),
         F.struct(F.lit("model").alias("t"), F.coalesce("base_model_id", F.lit("(unknown)")).alias("v")),
@@ -282,6 +290,36 @@ def _with_templates(spark: Any, warehouse: str, met: Any, days: list[tuple[str]]
         .select(*met.columns)
     )
     return met.filter(F.col("template_id").isNotNull()).unionByName(filled)
+
+
+def _with_models(
+    spark: Any, warehouse: str, met: Any, days: list[tuple[str]], profiles: dict[str, str]
+) -> Any:
+    """Rows whose logs name no base model (application inference profiles, provisioned and custom models)
+    are sliced as pricing sees them: a mapped profile as the model it invokes, anything else by its model
+    ARN, so that no model slice is a mix of unrelated endpoints called "(unknown)"."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    unnamed = F.col("base_model_id").isNull()
+    if met.filter(unnamed).isEmpty():
+        return met
+    endpoints = (
+        tables.read(spark, storage_for(warehouse), warehouse, schemas.load("invocations"), days)
+        .filter(unnamed)
+        .select("request_id", "model_id")
+    )
+    names = [
+        (m, profile_target(profiles, m) or m)
+        for m in (r["model_id"] for r in endpoints.select("model_id").distinct().collect())
+        if m
+    ]
+    schema = T.StructType([T.StructField("model_id", T.StringType()), T.StructField("name", T.StringType())])
+    named = endpoints.join(F.broadcast(spark.createDataFrame(names, schema)), "model_id").select(
+        "request_id", F.col("name").alias("base_model_id")
+    )
+    filled = met.filter(unnamed).drop("base_model_id").join(named, "request_id", "left").select(*met.columns)
+    return met.filter(~unnamed).unionByName(filled)
 
 
 SliceKey = tuple[str, str]
