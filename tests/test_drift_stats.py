@@ -140,6 +140,35 @@ def test_explain_names_the_cluster_that_grew() -> None:
     assert "crypto" in top.examples[0]
 
 
+def test_a_mixed_cluster_is_shown_by_its_new_kind_of_text() -> None:
+    """Support tickets in both windows and, in the current one only, crypto questions close to them: with
+    two clusters both land in one that grew, and its examples must be the crypto questions (texts whose
+    neighbours are all current), not the support tickets nearest its centre."""
+    rng = np.random.default_rng(8)
+    support, code = unit(rng.normal(size=(2, 16)))
+    crypto = unit(support + 0.15 * unit(rng.normal(size=(1, 16))))[0]  # near the tickets, yet apart
+
+    def group(centre: np.ndarray, n: int, text: str) -> tuple[np.ndarray, list[str]]:
+        return unit(centre + 0.03 * rng.normal(size=(n, 16))), [f"{text} {i}" for i in range(n)]
+
+    parts = {
+        "reference": [group(support, 100, "refund ticket"), group(code, 100, "python error")],
+        "current": [
+            group(support, 70, "refund ticket"),
+            group(code, 70, "python error"),
+            group(crypto, 60, "bitcoin wallet"),
+        ],
+    }
+    (ref, ref_texts), (cur, cur_texts) = (
+        (np.vstack([v for v, _ in groups]).astype(np.float32), [t for _, ts in groups for t in ts])
+        for groups in parts.values()
+    )
+    grown = explain.explain(ref, cur, ref_texts, cur_texts, clusters=2)[0]
+    assert grown.change > 0
+    assert grown.reference_share == pytest.approx(0.5, abs=0.01)  # the support tickets are in it too
+    assert all(e.startswith("bitcoin wallet") for e in grown.examples)
+
+
 def _rows(n: int, rng: np.random.Generator, refusal_rate: float = 0.03) -> pd.DataFrame:
     """A slice's sampled rows in one window, as the job collects them (no completion vectors)."""
     return pd.DataFrame(

@@ -1,8 +1,11 @@
 """Explain embedding drift: cluster the pooled sample, report the clusters whose share moved most.
 
 k-means (fixed seed) on the pooled reference + current vectors. For each cluster: its share in each
-window, the change, the texts nearest its centre (current window first) and the terms that set its texts
-apart from the whole sample (lift of document frequency, English stop words removed).
+window, the change, examples and the terms that set its texts apart from the whole sample (lift of document
+frequency, English stop words removed). The examples show what changed: texts of the window that gained
+share (the current one for a cluster that grew, the reference for one that shrank), those whose nearest
+neighbours are mostly from that same window first (the regions the drift test found), then nearest the
+centre. A cluster that mixes new and old kinds of text is thus shown by its new kind.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from llmdrift.drift import stats
 
 CLUSTERS = 8
 EXAMPLES = 3
@@ -66,14 +71,15 @@ def explain(
     model = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(pooled)
     labels = model.labels_
     is_current = np.arange(len(pooled)) >= len(reference)
+    own_window = np.mean(is_current[stats.nearest(pooled)] == is_current[:, None], axis=1)
     out = []
     for c in range(k):
         members = labels == c
         ref_share = float(np.mean(members[~is_current]))
         cur_share = float(np.mean(members[is_current]))
+        gained = is_current if cur_share >= ref_share else ~is_current
         dist = np.linalg.norm(pooled - model.cluster_centers_[c], axis=1)
-        order = [i for i in np.argsort(dist) if members[i]]
-        order.sort(key=lambda i: (not is_current[i], dist[i]))  # current examples first, nearest first
+        order = sorted(np.flatnonzero(members), key=lambda i: (not gained[i], -own_window[i], dist[i]))
         examples = []
         for i in order:
             text = " ".join(texts[i].split())[:EXAMPLE_CHARS]

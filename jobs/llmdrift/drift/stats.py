@@ -74,6 +74,15 @@ TAIL_EXCEEDANCES = 1  # the fitted tail only where no permutation reached the ob
 NEIGHBOURS = 10
 
 
+def nearest(z: npt.NDArray[np.floating[Any]], k: int = NEIGHBOURS) -> npt.NDArray[np.intp]:
+    """Each row's ``k`` nearest other rows (Euclidean), as a (rows, k) index array in no particular order.
+    Distances in float32: only their ranking matters."""
+    d2 = _sq_dists(np.asarray(z, dtype=np.float32))
+    np.fill_diagonal(d2, np.inf)
+    k = max(1, min(k, len(z) - 1))
+    return np.argpartition(d2, k - 1, axis=1)[:, :k]
+
+
 def knn_permutation(
     x: Matrix,
     y: Matrix,
@@ -97,11 +106,8 @@ def knn_permutation(
     n, m = len(x), len(y)
     k = max(1, min(k, n + m - 1))
     order = rng.permutation(n + m)
-    z = np.vstack([x, y]).astype(np.float32)[order]  # neighbours only need the ranking: float32 is ample
     labels = (np.arange(n + m) >= n)[order]
-    d2 = _sq_dists(z)
-    np.fill_diagonal(d2, np.inf)
-    neighbours = np.argpartition(d2, k - 1, axis=1)[:, :k]
+    neighbours = nearest(np.vstack([x, y])[order], k)
 
     pooled = n + m
     adjacency = csr_matrix(  # row i has a 1 at each of its k neighbours
