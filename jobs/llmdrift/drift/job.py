@@ -252,8 +252,9 @@ def _tagged(
         *[c for c in SCORED if c != "prompt_has_pii"],
         (F.col("prompt_pii_count") > 0).alias("prompt_has_pii"),
     )
-    met = _with_templates(spark, warehouse, met, days)
-    met = _with_models(spark, warehouse, met, days, load_profiles(config.profiles))
+    if not met.filter(F.col("template_id").isNull() | F.col("base_model_id").isNull()).isEmpty():
+        met = _with_templates(spark, warehouse, met, days)  # one look at the metrics when nothing is missing
+        met = _with_models(spark, warehouse, met, days, load_profiles(config.profiles))
     window = F.when(F.col("dt").isin(*current.days), F.lit("current")).otherwise(F.lit("reference"))
     u = F.shiftrightunsigned(F.xxhash64("request_id", F.lit(config.seed)), 11).cast("double") / float(1 << 53)
     slices = F.array(
