@@ -162,8 +162,7 @@ def run(spark: Any, config: DriftConfig, context: RunContext, log: Log = print) 
     def progress(what: str) -> None:
         log(f"  {what}  [{time.monotonic() - t0:.1f}s]")
 
-    rows = _tagged(spark, warehouse, reference, current, config, days)
-    counts = _slice_counts(rows, config.max_templates)
+    rows, counts = _sliced(spark, warehouse, current, config, days)
     progress(f"{len(counts):,} slices counted")
     testable = {k for k, (r, c) in counts.items() if r >= config.min_samples and c >= config.min_samples}
     sampled = _sampled(spark, rows, counts, testable, config).persist(StorageLevel.MEMORY_AND_DISK)
@@ -222,28 +221,33 @@ def _windows(spark: Any, warehouse: str, config: DriftConfig) -> tuple[Window, W
 
 
 SCORED = (*[c for c in CONTINUOUS if c not in ("latency_ms", "cost_usd")], *FLAGS)
+SliceKey = tuple[str, str]
 EXAMPLE_TEXT_CHARS = 1000  # explanations show 240 characters and take their terms from these
 
 
-def _tagged(
-    spark: Any,
-    warehouse: str,
-    reference: Window,
-    current: Window,
-    config: DriftConfig,
-    days: list[tuple[str]],
-) -> Any:
-    """Scored invocations of both windows, one row per slice they belong to, with a sampling key.
+def _sliced(
+    spark: Any, warehouse: str, current: Window, config: DriftConfig, days: list[tuple[str]]
+) -> tuple[Any, dict[SliceKey, tuple[int, int]]]:
+    """The tagged rows (:func:`_tagged`) and their slice counts. When the count finds rows whose metrics
+    name no model or template (application profiles, rows scored before template ids), those are filled
+    in (:func:`_with_templates`, :func:`_with_models`) and counted again: clean data costs one pass."""
+    met = _metrics(spark, warehouse, days)
+    rows = _tagged(met, current, config.seed, label_unknown=False)
+    counts = _slice_counts(rows, config.max_templates)
+    if any(name is None for _, name in counts):
+        met = _with_templates(spark, warehouse, met, days)
+        met = _with_models(spark, warehouse, met, days, load_profiles(config.profiles))
+        rows = _tagged(met, current, config.seed)
+        counts = _slice_counts(rows, config.max_templates)
+    return rows, counts
 
-    Everything comes from ``invocation_metrics`` (narrow rows that carry model, caller and template), so
-    counting and sampling never read the texts. The sampling key ``u`` in [0, 1) is a hash of the request
-    id and the seed: the same run on the same data draws the same sample, and an invocation kept for a small
-    slice is also the one kept for the larger slices it belongs to, which keeps the union small.
-    """
+
+def _metrics(spark: Any, warehouse: str, days: list[tuple[str]]) -> Any:
+    """The narrow metrics rows drift slices, samples and tests: no text is read."""
     from pyspark.sql import functions as F
 
     met = tables.read(spark, storage_for(warehouse), warehouse, schemas.load("invocation_metrics"), days)
-    met = met.select(
+    return met.select(
         "request_id",
         "dt",
         "base_model_id",
@@ -252,22 +256,39 @@ def _tagged(
         *[c for c in SCORED if c != "prompt_has_pii"],
         (F.col("prompt_pii_count") > 0).alias("prompt_has_pii"),
     )
-    if not met.filter(F.col("template_id").isNull() | F.col("base_model_id").isNull()).isEmpty():
-        met = _with_templates(spark, warehouse, met, days)  # one look at the metrics when nothing is missing
-        met = _with_models(spark, warehouse, met, days, load_profiles(config.profiles))
+
+
+def _tagged(met: Any, current: Window, seed: int, label_unknown: bool = True) -> Any:
+    """Metrics rows of both windows, one row per slice they belong to, with a sampling key.
+
+    Everything comes from ``invocation_metrics`` (narrow rows that carry model, caller and template), so
+    counting and sampling never read the texts. A model or template the row does not name is left null
+    for :func:`_sliced` to see, or, once filled in as far as it can be, labelled "(unknown)". The sampling
+    key ``u`` in [0, 1) is a hash of the request id and the seed: the same run on the same data draws the
+    same sample, and an invocation kept for a small slice is also the one kept for the larger slices it
+    belongs to, which keeps the union small.
+    """
+    from pyspark.sql import functions as F
+
+    def named(column: str) -> Any:
+        return F.coalesce(column, F.lit(UNKNOWN)) if label_unknown else F.col(column)
+
     window = F.when(F.col("dt").isin(*current.days), F.lit("current")).otherwise(F.lit("reference"))
-    u = F.shiftrightunsigned(F.xxhash64("request_id", F.lit(config.seed)), 11).cast("double") / float(1 << 53)
+    u = F.shiftrightunsigned(F.xxhash64("request_id", F.lit(seed)), 11).cast("double") / float(1 << 53)
     slices = F.array(
         F.struct(F.lit("all").alias("t"), F.lit("*").alias("v")),
-        F.struct(F.lit("model").alias("t"), F.coalesce("base_model_id", F.lit("(unknown)")).alias("v")),
-        F.struct(F.lit("caller").alias("t"), F.coalesce("caller_name", F.lit("(unknown)")).alias("v")),
-        F.struct(F.lit("template").alias("t"), F.col("template_id").alias("v")),
+        F.struct(F.lit("model").alias("t"), named("base_model_id").alias("v")),
+        F.struct(F.lit("caller").alias("t"), F.coalesce("caller_name", F.lit(UNKNOWN)).alias("v")),
+        F.struct(F.lit("template").alias("t"), named("template_id").alias("v")),
     )
     return (
         met.select("*", window.alias("window"), F.explode(slices).alias("s"), u.alias("u"))
         .select("*", F.col("s.t").alias("slice_type"), F.col("s.v").alias("slice"))
         .drop("s", "template_id", "caller_name", "dt")
     )
+
+
+UNKNOWN = "(unknown)"
 
 
 def _with_templates(spark: Any, warehouse: str, met: Any, days: list[tuple[str]]) -> Any:
@@ -324,15 +345,13 @@ def _with_models(
     return met.filter(~unnamed).unionByName(filled)
 
 
-SliceKey = tuple[str, str]
-
-
 def _slice_counts(rows: Any, max_templates: int) -> dict[SliceKey, tuple[int, int]]:
-    """(reference, current) invocations per slice; template slices limited to the largest."""
+    """(reference, current) invocations per slice; template slices limited to the largest (an unnamed one is
+    kept for :func:`_sliced` to see)."""
     counts: dict[SliceKey, list[int]] = defaultdict(lambda: [0, 0])
     for r in rows.groupBy("slice_type", "slice", "window").count().collect():
         counts[(r["slice_type"], r["slice"])][0 if r["window"] == "reference" else 1] += int(r["count"])
-    templates = sorted((k for k in counts if k[0] == "template"), key=lambda k: -sum(counts[k]))
+    templates = sorted((k for k in counts if k[0] == "template" and k[1]), key=lambda k: -sum(counts[k]))
     for k in templates[max_templates:]:
         del counts[k]
     return {k: (v[0], v[1]) for k, v in counts.items()}
