@@ -234,9 +234,12 @@ def _sliced(
     met = _metrics(spark, warehouse, days)
     rows = _tagged(met, current, config.seed, label_unknown=False)
     counts = _slice_counts(rows, config.max_templates)
-    if any(name is None for _, name in counts):
-        met = _with_templates(spark, warehouse, met, days)
-        met = _with_models(spark, warehouse, met, days, load_profiles(config.profiles))
+    unnamed = {slice_type for slice_type, name in counts if name is None}
+    if unnamed:
+        if "template" in unnamed:
+            met = _with_templates(spark, warehouse, met, days)
+        if "model" in unnamed:
+            met = _with_models(spark, warehouse, met, days, load_profiles(config.profiles))
         rows = _tagged(met, current, config.seed)
         counts = _slice_counts(rows, config.max_templates)
     return rows, counts
@@ -293,13 +296,11 @@ UNKNOWN = "(unknown)"
 
 def _with_templates(spark: Any, warehouse: str, met: Any, days: list[tuple[str]]) -> Any:
     """Metrics rows scored before ``template_id`` existed get it from their texts (one UDF pass over just
-    those rows); rows that have it are left alone, so a current warehouse never reads a text here."""
+    those rows); rows that have it are left alone. Called only when the count found such rows."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     missing = met.filter(F.col("template_id").isNull())
-    if missing.isEmpty():
-        return met
     inv = tables.read(spark, storage_for(warehouse), warehouse, schemas.load("invocations"), days).select(
         "request_id",
         F.substring("system_text", 1, 2000).alias("system_text"),
@@ -325,8 +326,6 @@ def _with_models(
     from pyspark.sql import types as T
 
     unnamed = F.col("base_model_id").isNull()
-    if met.filter(unnamed).isEmpty():
-        return met
     endpoints = (
         tables.read(spark, storage_for(warehouse), warehouse, schemas.load("invocations"), days)
         .filter(unnamed)

@@ -76,10 +76,8 @@ def load(spark: Any, warehouse: str, run_id: str | None) -> ReportData:
     )
     checks = read("dq_results")
     # The gates of this drift run: the newest dq run that validated it, else (dq run apart) the newest one.
-    validated = checks.filter(F.col("scope").startswith("run ") & F.col("scope").contains(run_id))
-    if not validated.isEmpty():
-        checks = validated.select("run_id").distinct().join(checks, "run_id")
-    newest = checks.agg(F.max(F.struct("run_time", "run_id")).alias("m")).first()["m"]
+    validated = F.col("scope").startswith("run ") & F.col("scope").contains(run_id)
+    newest = checks.agg(F.max(F.struct(validated, "run_time", "run_id")).alias("m")).first()["m"]
     dq = (
         []
         if newest is None
