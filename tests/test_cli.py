@@ -42,6 +42,11 @@ def test_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
             ["score", "--warehouse", "/w", "--text-backend", "cloud"],
             "text backend must be local or comprehend",
         ),
+        (["score", "--warehouse", "/w", "--text-model", "huge"], "text model must be fast"),
+        (["run", "--warehouse", "/w", "--steps", "score", "--text-model", "huge"], "text model must be fast"),
+        (["quality", "--tier", "huge"], "--tier"),
+        (["quality", "--split", "train"], "--split"),
+        (["models", "train", "--tier", "huge"], "--tier"),
         (
             ["aggregate", "--warehouse", "/w", "--start", "2026-11-05", "--end", "2026-11-02"],
             "not before end",

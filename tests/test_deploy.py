@@ -240,6 +240,10 @@ def test_llmdrift_wheel_is_reproducible_and_complete(tmp_path: Path) -> None:
         names = set(wheel.namelist())
     assert "llmdrift/glue_args.py" in names
     assert "llmdrift/schema_files/invocations.v1.json" in names
+    assert {
+        "llmdrift/score/textmodels/fast/manifest.json",
+        "llmdrift/score/textmodels/fast/weights.f16.gz",
+    } <= names
     assert "llmdrift/catalog/queries/latency_by_model.sql" in names or not list(
         (REPO / "jobs/llmdrift/catalog/queries").glob("*.sql")
     )

@@ -123,8 +123,12 @@ def test_glue_optional_arguments_are_typed() -> None:
             "comprehend",
             "--drift",
             "always",
+            "--text_model",
+            "fast",
         ]
     )
+    assert args.text_model == "fast"
+    assert args.pipeline_config().job_configs()["score"].text_model == "fast"
     assert args.steps == ("score", "drift", "report")  # pipeline order, whatever the order given
     assert args.logs is None  # not needed without the ingest step
     assert args.start == datetime(2026, 11, 2, 13, tzinfo=UTC)
@@ -155,6 +159,7 @@ def test_an_empty_value_clears_a_job_default() -> None:
         (["--warehouse", "w", "--steps", "drift", "--drift", "weekly"], "--drift"),
         (["--warehouse", "w", "--steps", "score", "--embedder", "minilm"], "--embedder"),
         (["--warehouse", "w", "--steps", "score", "--text_backend", "openai"], "--text_backend"),
+        (["--warehouse", "w", "--steps", "score", "--text_model", "huge"], "--text_model"),
     ],
 )
 def test_bad_glue_arguments_name_the_argument(argv: list[str], named: str) -> None:

@@ -1,7 +1,8 @@
-"""Metric quality on the labeled dev set (tests/devset): floors that a change to the metrics must keep.
+"""Metric quality: floors a change to the text models must keep.
 
-The figures themselves are printed by ``llmdrift quality`` and reported in the README; the floors here sit a
-little under them, on the whole set and on the held-out half separately.
+The figures themselves come from ``llmdrift quality`` (README, Quality). The corpus floors are measured here on
+at most ``LIMIT`` test rows a source (fast, deterministic), so they sit a little under the full-split figures;
+the regression set (tests/devset, texts we wrote) is scored whole.
 """
 
 from __future__ import annotations
@@ -14,61 +15,89 @@ import pytest
 from llmdrift.score import quality
 
 DEVSET = Path(__file__).parent / "devset"
+LABELED = Path(__file__).resolve().parents[2] / "shared" / "data" / "labeled"
+LIMIT = 300
+needs_corpus = pytest.mark.skipif(
+    not (LABELED / "refusal.jsonl.gz").exists(),
+    reason=f"the third-party labeled corpus is not beside the repository ({LABELED})",
+)
 
 
 @pytest.fixture(scope="module")
-def figures() -> dict[str, Any]:
-    return quality.evaluate(DEVSET)
+def corpus() -> dict[str, Any]:
+    return quality.corpus_quality(LABELED, "fast", "test", LIMIT)
 
 
-def test_refusal_precision_recall_f1(figures: dict[str, Any]) -> None:
-    r = figures["refusal"]
-    assert r["all"]["n"] == 395
-    assert r["all"]["precision"] >= 0.95
-    assert r["all"]["recall"] >= 0.88
-    assert r["all"]["f1"] >= 0.92
-    assert r["held_out"]["f1"] >= 0.88
+@pytest.fixture(scope="module")
+def regression() -> dict[str, Any]:
+    return quality.devset_quality(DEVSET, "fast")
 
 
-def test_refusal_lookalikes_are_not_refusals(figures: dict[str, Any]) -> None:
-    by_kind = figures["refusal"]["accuracy_by_kind"]
-    for kind in ("apology_comply", "lookalike", "quoted", "disclaimer", "helpful"):
-        assert by_kind[kind] >= 0.9, kind
-    assert by_kind["partial"] >= 0.8
+@needs_corpus
+def test_refusal_on_third_party_responses(corpus: dict[str, Any]) -> None:
+    r = corpus["refusal"]
+    assert r["gptfuzz"]["f1"] >= 0.93
+    assert r["gptfuzz"]["roc_auc"] >= 0.96
+    assert r["chatgpt_refusals"]["roc_auc"] >= 0.89
+    assert r["all"]["f1"] >= 0.88
+    assert set(r["by_model"]) == {"gpt-3.5-turbo"}
 
 
-def test_toxicity_roc_auc(figures: dict[str, Any]) -> None:
-    t = figures["toxicity"]
-    assert t["all"]["roc_auc"] >= 0.94
-    assert t["held_out"]["roc_auc"] >= 0.92
+@needs_corpus
+def test_toxicity_per_source(corpus: dict[str, Any]) -> None:
+    t = corpus["toxicity"]
+    floors = {"convabuse": 0.89, "stormfront": 0.84, "fox_news": 0.62, "diasafety": 0.56}
+    floors |= {"ethos": 0.73, "tweeteval_hate": 0.67, "tweeteval_offensive": 0.75}
+    for source, floor in floors.items():
+        assert t[source]["roc_auc"] >= floor, source
+    assert t["toxic_spans"]["recall"] >= 0.90  # positives only: recall at the shipped threshold
+    assert t["ethos"]["eval_only"]
+    assert not t["convabuse"]["eval_only"]
+
+
+@needs_corpus
+def test_sentiment_per_source(corpus: dict[str, Any]) -> None:
+    s = corpus["sentiment"]
+    assert s["goemotions"]["polar_accuracy"] >= 0.84
+    assert s["goemotions"]["macro_f1"] >= 0.62
+    assert s["poem_sentiment"]["polar_accuracy"] >= 0.72
+    assert s["uci_sentences"]["polar_accuracy"] >= 0.75
+    assert s["tweeteval_sentiment"]["polar_accuracy"] >= 0.69
+    assert s["uci_sentences"]["macro_f1"] is None  # no neutral class there
+
+
+def test_regression_set_refusal(regression: dict[str, Any]) -> None:
+    r = regression["refusal"]
+    assert r["n"] == 395
+    assert r["roc_auc"] >= 0.96
+    assert r["precision"] >= 0.92
+    assert r["f1"] >= 0.91
+    for kind in ("apology_comply", "lookalike", "quoted", "disclaimer", "helpful", "full", "partial"):
+        assert r["accuracy_by_kind"][kind] >= 0.8, kind
+
+
+def test_regression_set_toxicity_and_sentiment(regression: dict[str, Any]) -> None:
+    t = regression["toxicity"]
+    assert t["roc_auc"] >= 0.94
     assert t["accuracy_by_kind"]["threat"] >= 0.8
+    assert t["accuracy_by_kind"]["quoting"] >= 0.6
+    s = regression["sentiment"]
+    assert s["n"] == 219
+    assert s["polar_accuracy"] >= 0.92
 
 
-def test_sentiment_accuracy(figures: dict[str, Any]) -> None:
-    s = figures["sentiment"]
-    assert s["all"]["accuracy"] >= 0.82
-    assert sum(sum(row.values()) for row in s["confusion"].values()) == 219
+def test_figures_on_known_counts() -> None:
+    f = quality.binary_figures([1, 1, 0, 0], [0.9, 0.4, 0.6, 0.1], 0.5)
+    assert (f["precision"], f["recall"], f["f1"], f["roc_auc"]) == (0.5, 0.5, 0.5, 0.75)
+    assert quality.binary_figures([1, 1], [0.9, 0.2], 0.5)["roc_auc"] is None  # one class: no AUC
+    s = quality.sentiment_figures([1, -1, 0, 1], [0.8, -0.5, 0.02, -0.1], 0.05)
+    assert s["polar_accuracy"] == pytest.approx(2 / 3, abs=1e-4)
+    assert s["accuracy"] == 0.75
 
 
-def test_the_default_thresholds_sit_on_the_tuning_f1_plateau(figures: dict[str, Any]) -> None:
-    for family in ("refusal", "toxicity"):
-        sweep = figures[family]["tuning_f1_by_threshold"]
-        chosen = sweep[f"{figures[family]['threshold']:.2f}"]
-        assert chosen >= max(sweep.values()) - 0.02, family
-
-
-def test_prf_and_auc_on_known_counts() -> None:
-    pairs = [(True, True)] * 8 + [(True, False)] * 2 + [(False, True)] * 2 + [(False, False)] * 8
-    assert quality._prf(pairs) == {"precision": 0.8, "recall": 0.8, "f1": 0.8, "accuracy": 0.8, "n": 20}
-    assert quality.roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
-    assert quality.sentiment_label(0.3) == "positive"
-    assert quality.sentiment_label(-0.3) == "negative"
-    assert quality.sentiment_label(0.01) == "neutral"
-
-
-def test_a_missing_devset_is_a_clear_error(tmp_path: Path) -> None:
+def test_a_missing_regression_set_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(quality.DevsetError, match="not found"):
-        quality.evaluate(tmp_path)
+        quality.devset_quality(tmp_path)
     (tmp_path / "refusal.jsonl").write_text('{"id": "r1", "text": "x"}\n')
     with pytest.raises(quality.DevsetError, match=r"refusal\.jsonl:1"):
         quality.load(tmp_path, "refusal")

@@ -19,6 +19,7 @@ from llmdrift.ingest.job import IngestConfig, RunContext
 from llmdrift.ingest.job import run as ingest
 from llmdrift.score import metrics
 from llmdrift.score.comprehend import ComprehendScorer
+from llmdrift.score.heads import text_model
 from llmdrift.score.job import ScoreConfig
 from llmdrift.score.job import run as score
 from llmdrift.score.metrics import REGISTRY
@@ -59,7 +60,9 @@ def test_one_metrics_row_per_invocation(spark: Any, scored: tuple[Path, Any]) ->
         inv.select("request_id", "dt", "hour").subtract(met.select("request_id", "dt", "hour")).count() == 0
     )
     assert set(met.columns) >= {m.column for m in REGISTRY.metrics}
-    assert {r[0] for r in met.select("scorer_version").distinct().collect()} == {"1-static"}
+    assert {r[0] for r in met.select("scorer_version").distinct().collect()} == {
+        f"2-static-{text_model().version}"
+    }
 
 
 def test_embeddings_one_row_per_text_with_unit_vectors(spark: Any, scored: tuple[Path, Any]) -> None:

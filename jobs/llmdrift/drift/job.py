@@ -258,6 +258,46 @@ def _metrics(spark: Any, warehouse: str, days: list[tuple[str]]) -> Any:
         "template_id",
         *[c for c in SCORED if c != "prompt_has_pii"],
         (F.col("prompt_pii_count") > 0).alias("prompt_has_pii"),
+        text_model_column().alias("text_model"),
+    )
+
+
+def text_model_column() -> Any:
+    """The text model of a metrics row, from its ``scorer_version`` (``<n>-<embedder>-<text model>``, see
+    ``ScoreConfig.scorer_version``): ``fast-6e96e63c``, ``fast-6e96e63c-comprehend``; rows of scorer 1 (rules,
+    before the learned models) read ``v1-rules`` (``comprehend`` when they came from Comprehend)."""
+    from pyspark.sql import functions as F
+
+    rest = F.regexp_replace(F.col("scorer_version"), r"^[0-9]+-[a-z0-9]+-?", "")
+    return F.when(rest == "", F.lit("v1-rules")).otherwise(rest)
+
+
+# Metrics a text model produces: two windows scored by different models are not compared on them.
+TEXT_MODEL_METRICS = frozenset(
+    {
+        "prompt_sentiment_compound",
+        "completion_sentiment_compound",
+        "prompt_toxicity_score",
+        "completion_toxicity_score",
+        "completion_refusal_score",
+        "prompt_toxicity_flag",
+        "completion_toxicity_flag",
+        "completion_refusal_flag",
+    }
+)
+
+
+def text_model_mismatch(ref: Any, cur: Any) -> str | None:
+    """Why the text metrics of two sample frames cannot be compared (None when they can): each window must
+    be scored by one and the same text model."""
+    models = [
+        sorted({str(v) for v in frame["text_model"]}) if "text_model" in frame else [] for frame in (ref, cur)
+    ]
+    if models[0] == models[1] and len(models[0]) <= 1:
+        return None
+    return (
+        f"scored by different text models (reference: {', '.join(models[0]) or 'none'}; current:"
+        f" {', '.join(models[1]) or 'none'}): rescore both windows with one model to compare them"
     )
 
 
@@ -560,6 +600,7 @@ def _evaluate_slice(
         )
 
     least = config.min_samples // 2
+    mismatch = text_model_mismatch(ref, cur)
     for role in EMBEDDINGS:
         xa, ya = vectors[role]
         feature = f"{role}_embedding"
@@ -574,6 +615,9 @@ def _evaluate_slice(
         )
     for column in CONTINUOUS:
         x, y = _values(ref, column), _values(cur, column)
+        if mismatch and column in TEXT_MODEL_METRICS:
+            add(column, None, (len(x), len(y)), (None, None), mismatch)
+            continue
         if min(len(x), len(y)) < least:
             add(column, None, (len(x), len(y)), (None, None), "too few values")
             continue
@@ -581,6 +625,9 @@ def _evaluate_slice(
         add(column, stats.ks_test(x, y), (len(x), len(y)), means, hist=stats.histograms(x, y))
     for column in FLAGS:
         x, y = _values(ref, column), _values(cur, column)
+        if mismatch and column in TEXT_MODEL_METRICS:
+            add(column, None, (len(x), len(y)), (None, None), mismatch)
+            continue
         if min(len(x), len(y)) < least:
             add(column, None, (len(x), len(y)), (None, None), "too few values")
             continue

@@ -24,11 +24,14 @@ from llmdrift.aggregate.stats import template_id
 from llmdrift.bedrock.layout import hours
 from llmdrift.ingest.job import RunContext, written_since
 from llmdrift.ingest.transform import keep_first
+from llmdrift.score.heads import DEFAULT_TIER, TIERS, text_model
 from llmdrift.score.metrics import MAX_TEXT_CHARS, REGISTRY, ROLES, score_rows
 from llmdrift.score.models import EMBEDDERS, embedder_id, encoder
 from llmdrift.storage import Storage, join, normalize, storage_for
 
-METRICS_VERSION = "1"
+# 2: refusal, toxicity and sentiment from the learned text models (llmdrift.score.heads); 1: rules, VADER,
+# alt-profanity-check and exemplar nearness, combined by max.
+METRICS_VERSION = "2"
 STATE_FILE = "_state/score.json"
 INPUT_COLUMNS = (
     "request_id",
@@ -66,8 +69,11 @@ class ScoreConfig:
     # Reuse stored vectors of identical texts from this many days before the window. Default: off for the
     # static embedder (encoding is cheaper than the lookup, README), 7 days for MiniLM.
     reuse_days: int | None = None
+    text_model: str = DEFAULT_TIER  # the tier of the learned refusal, toxicity and sentiment heads
 
     def __post_init__(self) -> None:
+        if self.text_model not in TIERS:
+            raise ValueError(f"text model must be {' or '.join(TIERS)}, got {self.text_model!r}")
         if self.embedder not in EMBEDDERS:
             raise ValueError(f"embedder must be {' or '.join(EMBEDDERS)}, got {self.embedder!r}")
         if self.reuse_days is not None and self.reuse_days < 0:
@@ -87,8 +93,10 @@ class ScoreConfig:
 
     @property
     def scorer_version(self) -> str:
+        """``<metrics version>-<embedder>-<text model version>[-comprehend]``, e.g. ``2-static-fast-6e96e63c``:
+        the text model's version is a hash of its files, so a retrained model is a new version."""
         backend = "" if self.text_backend == "local" else f"-{self.text_backend}"
-        return f"{METRICS_VERSION}-{self.embedder}{backend}"
+        return f"{METRICS_VERSION}-{self.embedder}-{text_model(self.text_model).version}{backend}"
 
 
 @dataclass
@@ -148,7 +156,7 @@ def score_batches(
     def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             rows = batch.to_pydict()
-            out = score_rows(rows, config.embedder, config.text_backend, config.aws_region)
+            out = score_rows(rows, config.embedder, config.text_backend, config.aws_region, config.text_model)
             n = len(rows["request_id"])
             for key in (
                 "request_id",

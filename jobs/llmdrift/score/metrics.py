@@ -21,16 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from llmdrift.score import pii, refusal, toxicity
+from llmdrift.score import pii, refusal
 from llmdrift.score.comprehend import ComprehendScorer
-from llmdrift.score.models import Encoder, Vectors, encoder, profanity_model, sentiment_analyzer
+from llmdrift.score.heads import DEFAULT_TIER, TextModel, text_model
+from llmdrift.score.models import Encoder, Vectors, encoder
 
 MAX_TEXT_CHARS = 20_000
 # Bounded reads keep the cost per invocation flat for long completions (README, "Scoring"):
 EMBED_CHARS = 1_200  # MiniLM reads 256 word pieces (about 1,000-1,200 characters); the static model the same
-SENTIMENT_CHARS = 1_500  # the opening carries the tone; VADER's cost grows with length
-TOXICITY_CHARS = 2_500  # lexical model and patterns
-TOXICITY_THRESHOLD = 0.75  # middle of the F1 plateau (0.55-0.90) on the dev set tuning half
+# Amazon Comprehend's toxicity is a probability of its own; its flag keeps the threshold it had before the
+# local heads were learned (not measured here: no AWS account in CI).
+COMPREHEND_TOXICITY_THRESHOLD = 0.75
 ROLES = ("prompt", "completion")
 
 
@@ -60,9 +61,17 @@ class Batch:
     region: str | None = None
     encoder: Encoder | None = None
     vectors: dict[str, list[Vectors | None]] = field(default_factory=dict)
+    text_model: TextModel | None = None
+    # role -> head (or "refusal_phrase") -> one value per row, None where the text is null or empty
+    text_probs: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.flags)
+
+    def model(self) -> TextModel:
+        if self.text_model is None:
+            raise ValueError("the batch has no text model")
+        return self.text_model
 
 
 Compute = Callable[[Batch], dict[str, list[Any]]]
@@ -131,35 +140,29 @@ def _sentiment(batch: Batch) -> dict[str, list[Any]]:
     if batch.backend == "comprehend":
         scorer = comprehend_scorer(batch.region)
         return {f"{role}_sentiment_compound": scorer.sentiment(batch.texts[role]) for role in ROLES}
-    analyzer = sentiment_analyzer()
-
-    def compound(text: str | None) -> float | None:
-        if not text or not text.strip():
-            return None
-        return float(analyzer.polarity_scores(text[:SENTIMENT_CHARS])["compound"])
-
-    return {f"{role}_sentiment_compound": _per_role(compound, batch, role) for role in ROLES}
+    out: dict[str, list[Any]] = {}
+    for role in ROLES:
+        pos, neg = batch.text_probs[role]["sentiment_positive"], batch.text_probs[role]["sentiment_negative"]
+        out[f"{role}_sentiment_compound"] = [
+            None if p is None or n is None else round(p - n, 6) for p, n in zip(pos, neg, strict=True)
+        ]
+    return out
 
 
 def _toxicity(batch: Batch) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
+    threshold = (
+        COMPREHEND_TOXICITY_THRESHOLD
+        if batch.backend == "comprehend"
+        else batch.model().heads["toxicity"].threshold
+    )
     for role in ROLES:
-        texts = batch.texts[role]
-        idx = [i for i, t in enumerate(texts) if t and t.strip()]
-        heads = [(texts[i] or "")[:TOXICITY_CHARS] for i in idx]
-        scores: list[float | None] = [None] * len(texts)
         if batch.backend == "comprehend":
-            scores = comprehend_scorer(batch.region).toxicity(texts)
-        elif idx:
-            lexical = profanity_model().predict_prob(heads)
-            vectors = batch.vectors.get(role)
-            exemplar = np.zeros(len(idx), dtype=np.float32)
-            if vectors is not None and batch.encoder is not None:
-                exemplar = toxicity.exemplar_scores(batch.encoder, np.stack([vectors[i] for i in idx]))  # type: ignore[misc]
-            for k, i in enumerate(idx):
-                scores[i] = toxicity.combine(float(lexical[k]), heads[k], float(exemplar[k]))
+            scores = comprehend_scorer(batch.region).toxicity(batch.texts[role])
+        else:
+            scores = batch.text_probs[role]["toxicity"]
         out[f"{role}_toxicity_score"] = scores
-        out[f"{role}_toxicity_flag"] = [None if s is None else s >= TOXICITY_THRESHOLD for s in scores]
+        out[f"{role}_toxicity_flag"] = [None if s is None else s >= threshold for s in scores]
     return out
 
 
@@ -180,29 +183,27 @@ def _similarity(batch: Batch) -> dict[str, list[Any]]:
 
 
 def _refusal(batch: Batch) -> dict[str, list[Any]]:
-    texts = batch.texts["completion"]
-    openings = batch.vectors.get("opening", [None] * len(batch))
-    rows = [i for i, v in enumerate(openings) if v is not None]
-    exemplar: list[float | None] = [None] * len(batch)
-    if rows and batch.encoder is not None:
-        scores = refusal.exemplar_scores(batch.encoder, np.stack([openings[i] for i in rows]))  # type: ignore[misc]
-        for i, s in zip(rows, scores, strict=True):
-            exemplar[i] = float(s)
+    threshold = batch.model().heads["refusal"].threshold
+    probs = batch.text_probs["completion"]["refusal"]
+    phrases = batch.text_probs["completion"].get("refusal_phrase", [None] * len(batch))
     out_score: list[float | None] = []
     out_flag: list[bool | None] = []
     out_signal: list[str | None] = []
-    for i, text in enumerate(texts):
-        has_text = text is not None and bool(text.strip())
-        if not has_text and batch.stop_reason[i] not in refusal.STOP_REASONS and not batch.guardrail[i]:
+    for i, prob in enumerate(probs):
+        if batch.stop_reason[i] in refusal.STOP_REASONS:
+            score, signal = 1.0, "stop_reason"
+        elif batch.guardrail[i]:
+            score, signal = 1.0, "guardrail"
+        elif prob is None:
             out_score.append(None)
             out_flag.append(None)
             out_signal.append(None)
             continue
-        score, signal = refusal.combine(
-            batch.stop_reason[i], batch.guardrail[i], refusal.phrase_score(text), exemplar[i]
-        )
+        else:
+            score = prob
+            signal = "none" if prob < threshold else ("phrase" if phrases[i] else "model")
         out_score.append(score)
-        out_flag.append(score >= refusal.DEFAULT_THRESHOLD)
+        out_flag.append(score >= threshold)
         out_signal.append(signal)
     return {
         "completion_refusal_score": out_score,
@@ -236,12 +237,12 @@ REGISTRY.register(
             _m(
                 "prompt.sentiment.compound",
                 "double",
-                "VADER compound sentiment in [-1, 1] (first 1,500 characters)",
+                "Sentiment in [-1, 1]: P(positive) - P(negative) of the text model (first 1,500 characters)",
             ),
             _m(
                 "completion.sentiment.compound",
                 "double",
-                "VADER compound sentiment in [-1, 1] (first 1,500 characters)",
+                "Sentiment in [-1, 1]: P(positive) - P(negative) of the text model (first 1,500 characters)",
             ),
         ),
         _sentiment,
@@ -254,11 +255,15 @@ REGISTRY.register(
             _m(
                 "prompt.toxicity.score",
                 "double",
-                "Toxicity in [0, 1]: max of the lexical model, threat/insult patterns and exemplar nearness",
+                "Toxicity probability in [0, 1] (calibrated text model; Comprehend's with --text-backend comprehend)",
             ),
-            _m("prompt.toxicity.flag", "boolean", f"prompt_toxicity_score >= {TOXICITY_THRESHOLD}"),
+            _m("prompt.toxicity.flag", "boolean", "prompt_toxicity_score >= the text model's threshold"),
             _m("completion.toxicity.score", "double", "Toxicity probability in [0, 1]"),
-            _m("completion.toxicity.flag", "boolean", f"completion_toxicity_score >= {TOXICITY_THRESHOLD}"),
+            _m(
+                "completion.toxicity.flag",
+                "boolean",
+                "completion_toxicity_score >= the text model's threshold",
+            ),
         ),
         _toxicity,
         uses_embeddings=True,
@@ -297,17 +302,17 @@ REGISTRY.register(
             _m(
                 "completion.refusal.score",
                 "double",
-                "Refusal score in [0, 1]: max of the stop-reason, guardrail, phrase and exemplar signals",
+                "Refusal probability in [0, 1] (calibrated text model); 1 when the stop reason or a guardrail says so",
             ),
             _m(
                 "completion.refusal.flag",
                 "boolean",
-                f"is_refusal: completion_refusal_score >= {refusal.DEFAULT_THRESHOLD}",
+                "is_refusal: completion_refusal_score >= the text model's threshold",
             ),
             _m(
                 "completion.refusal.signal",
                 "string",
-                "Signal that decided: stop_reason, guardrail, phrase, exemplar or none",
+                "What decided: stop_reason, guardrail, phrase (the model, with a refusal phrase), model, or none",
             ),
         ),
         _refusal,
@@ -375,13 +380,57 @@ def embed_unique(
     return [lookup[h] if h is not None else None for h in hashes], hashes
 
 
+def role_heads(role: str, backend: str) -> tuple[str, ...]:
+    """The text-model heads scored for a role: refusal reads completions; sentiment and toxicity come from
+    Amazon Comprehend instead with the ``comprehend`` backend."""
+    heads: tuple[str, ...] = ("refusal",) if role == "completion" else ()
+    if backend != "comprehend":
+        heads += ("toxicity", "sentiment_positive", "sentiment_negative")
+    return heads
+
+
+def score_texts(
+    model: TextModel, texts: list[str | None], heads: tuple[str, ...], static: list[Any] | None = None
+) -> dict[str, list[Any]]:
+    """Head probabilities per row (None for a null or blank text), each distinct text scored once; ``static``
+    holds the rows' static vectors when the embedding pass made them (reused, not encoded again).
+    Also ``refusal_phrase``: whether a refusal phrase was found (when the refusal head ran)."""
+    n = len(texts)
+    out: dict[str, list[Any]] = {h: [None] * n for h in heads}
+    if not heads:
+        return out
+    first: dict[str, int] = {}
+    for i, t in enumerate(texts):
+        if t and t.strip() and t not in first:
+            first[t] = i
+    unique = list(first)
+    if not unique:
+        return out
+    known = None
+    if static is not None and all(static[first[t]] is not None for t in unique):
+        known = {"static": np.stack([static[first[t]] for t in unique])}
+    feats = model.features(unique, heads, known)
+    at = {t: k for k, t in enumerate(unique)}
+    for head in heads:
+        probs = model.heads[head].probability(feats)
+        out[head] = [None if not t or not t.strip() else float(probs[at[t]]) for t in texts]
+    if "refusal_rules" in feats:
+        hit = np.asarray(feats["refusal_rules"]).sum(axis=1) > 0
+        out["refusal_phrase"] = [None if not t or not t.strip() else bool(hit[at[t]]) for t in texts]
+    return out
+
+
 def score_rows(
-    rows: dict[str, list[Any]], embedder: str = "static", backend: str = "local", region: str | None = None
+    rows: dict[str, list[Any]],
+    embedder: str = "static",
+    backend: str = "local",
+    region: str | None = None,
+    tier: str = DEFAULT_TIER,
 ) -> dict[str, list[Any]]:
     """Score one batch given as columns; returns metric columns plus vectors, hashes and flags.
 
-    ``backend`` picks the sentiment and toxicity models: ``local`` (VADER, the toxicity signals here) or
-    ``comprehend`` (Amazon Comprehend in ``region``).
+    ``tier`` picks the learned text model (``llmdrift.score.heads``) of refusal, toxicity and sentiment;
+    ``backend`` ``comprehend`` takes sentiment and toxicity from Amazon Comprehend in ``region`` instead.
     """
     n = len(rows["request_id"])
     texts: dict[str, list[str | None]] = {}
@@ -409,11 +458,13 @@ def score_rows(
         for role in ROLES:
             known = rows.get(f"{role}_known_vector")
             batch.vectors[role], out[f"{role}_hash"] = embed_unique(batch.encoder, texts[role], known)
-        openings = [refusal.opening(t) if t else None for t in texts["completion"]]
-        batch.vectors["opening"], _ = embed_unique(batch.encoder, openings)
         out["embedding_model"] = [batch.encoder.model_id] * n
         known = [rows.get(f"{role}_known_vector") or [None] * n for role in ROLES]
         out["reused_vectors"] = [sum(k[i] is not None for k in known) for i in range(n)]
+    batch.text_model = text_model(tier)
+    for role in ROLES:
+        static = batch.vectors.get(role) if embedder == "static" else None
+        batch.text_probs[role] = score_texts(batch.text_model, texts[role], role_heads(role, backend), static)
     for family in REGISTRY.families:
         out.update(family.compute(batch))
     for role in ROLES:

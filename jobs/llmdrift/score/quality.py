@@ -1,33 +1,37 @@
-"""How good are the text metrics? Figures on a labeled development set (``tests/devset/``).
+"""How good are the text metrics? Figures per source of the third-party labeled corpus, and on our regression set.
 
-- refusal: precision, recall and F1 of ``is_refusal`` at the default threshold, accuracy per kind of item
-  (full and partial refusals, helpful answers, apologies that comply, look-alikes, quoted refusals,
-  disclaimers), and F1 over a threshold sweep, from which the default was chosen;
-- toxicity: ROC-AUC of the score, and precision/recall of the flag at the default threshold;
-- sentiment: 3-class accuracy of the compound score (positive > 0.05, negative < -0.05, else neutral).
-
-Items with an odd number in their id are the *tuning* half (the phrase lists and thresholds were adjusted
-looking at them); even ids are *held out* and were only scored. Both halves are reported.
+- **Corpus** (``../shared/data/labeled``, its ``test`` split by default): every source on its own, the
+  trainable ones and the ``eval_only`` ones (never trained on), through the scorer itself (``score_rows``):
+  - refusal and toxicity: ROC-AUC, PR-AUC, precision / recall / F1 at the shipped threshold, expected
+    calibration error (10 bins); refusal also by responding model;
+  - sentiment: polar accuracy (the sign of the compound on rows labeled -1 or 1) and 3-class macro-F1 with
+    the shipped neutral band (sources with a neutral class).
+- **Regression set** (``tests/devset``: texts we wrote, hard cases such as look-alikes, quoted refusals and
+  negation): the same figures, and accuracy per kind of item. It guards against regressions; it is never the
+  headline figure and nothing is tuned on it.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmdrift.score import refusal
-from llmdrift.score.metrics import TOXICITY_THRESHOLD, score_rows
+import numpy as np
 
-SENTIMENT_NEUTRAL_BAND = 0.05
-SPLITS = ("all", "tuning", "held_out")
+from llmdrift.score.heads import DEFAULT_TIER, TIERS, sentiment_label, text_model
+from llmdrift.score.metrics import score_rows
+from llmdrift.score.train import TASK_FILES, Row, expected_calibration_error, read_task
+
+BATCH = 2_000
+SENTIMENT_CLASSES = {"negative": -1, "neutral": 0, "positive": 1}
 
 
 class DevsetError(ValueError):
-    """The development set is missing or malformed."""
+    """The regression set is missing or malformed."""
 
 
 @dataclass(frozen=True)
@@ -37,16 +41,11 @@ class Item:
     label: Any
     kind: str
 
-    @property
-    def split(self) -> str:
-        digits = "".join(ch for ch in self.id if ch.isdigit())
-        return "tuning" if digits and int(digits) % 2 == 1 else "held_out"
-
 
 def load(devset: Path, name: str) -> list[Item]:
     path = devset / f"{name}.jsonl"
     if not path.exists():
-        raise DevsetError(f"development set file not found: {path}")
+        raise DevsetError(f"regression set file not found: {path}")
     items = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -59,145 +58,220 @@ def load(devset: Path, name: str) -> list[Item]:
     return items
 
 
-def _score(texts: list[str], role: str, embedder: str) -> dict[str, list[Any]]:
-    n = len(texts)
-    other = "completion" if role == "prompt" else "prompt"
-    rows: dict[str, list[Any]] = {
-        "request_id": [str(i) for i in range(n)],
-        f"{role}_text": texts,
-        f"{other}_text": [None] * n,
-        "stop_reason": ["end_turn"] * n,
-        "guardrail_intervened": [False] * n,
-        "input_tokens": [None] * n,
-        "output_tokens": [None] * n,
-    }
-    return score_rows(rows, embedder)
-
-
-def _prf(pairs: Iterable[tuple[bool, bool]]) -> dict[str, float]:
-    tp = fp = fn = tn = 0
-    for predicted, actual in pairs:
-        tp += predicted and actual
-        fp += predicted and not actual
-        fn += actual and not predicted
-        tn += not predicted and not actual
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    total = tp + fp + fn + tn
-    return {
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "f1": round(f1, 4),
-        "accuracy": round((tp + tn) / total, 4) if total else 0.0,
-        "n": total,
-    }
-
-
-def _in_split(item: Item, split: str) -> bool:
-    return split == "all" or item.split == split
-
-
-def f1_sweep(scored: list[tuple[Item, float]]) -> dict[str, float]:
-    """F1 of ``score >= t`` on the tuning half, for t from 0.30 to 0.95: how the defaults were chosen."""
-    tuning = [(i, s) for i, s in scored if i.split == "tuning"]
-    return {
-        f"{t / 100:.2f}": _prf((s >= t / 100, bool(i.label)) for i, s in tuning)["f1"]
-        for t in range(30, 96, 5)
-    }
-
-
-def refusal_quality(devset: Path, embedder: str = "static") -> dict[str, Any]:
-    items = load(devset, "refusal")
-    scores = _score([i.text for i in items], "completion", embedder)["completion_refusal_score"]
-    scored = [(item, float(s or 0.0)) for item, s in zip(items, scores, strict=True)]
-    threshold = refusal.DEFAULT_THRESHOLD
-    out: dict[str, Any] = {"threshold": threshold}
-    for split in SPLITS:
-        out[split] = _prf((s >= threshold, bool(i.label)) for i, s in scored if _in_split(i, split))
-    per_kind: dict[str, list[bool]] = defaultdict(list)
-    for item, s in scored:
-        per_kind[item.kind].append((s >= threshold) == bool(item.label))
-    out["accuracy_by_kind"] = {k: round(sum(v) / len(v), 4) for k, v in sorted(per_kind.items())}
-    out["tuning_f1_by_threshold"] = f1_sweep(scored)
-    out["errors"] = [
-        {"id": i.id, "kind": i.kind, "score": round(s, 3), "text": i.text[:120]}
-        for i, s in scored
-        if (s >= threshold) != bool(i.label)
-    ]
-    return out
-
-
-def roc_auc(labels: list[int], scores: list[float]) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return round(float(roc_auc_score(labels, scores)), 4)
-
-
-def toxicity_quality(devset: Path, embedder: str = "static") -> dict[str, Any]:
-    items = load(devset, "toxicity")
-    scores = _score([i.text for i in items], "prompt", embedder)["prompt_toxicity_score"]
-    scored = [(item, float(s or 0.0)) for item, s in zip(items, scores, strict=True)]
-    out: dict[str, Any] = {"threshold": TOXICITY_THRESHOLD}
-    for split in SPLITS:
-        part = [(i, s) for i, s in scored if _in_split(i, split)]
-        out[split] = {
-            "roc_auc": roc_auc([int(i.label) for i, _ in part], [s for _, s in part]),
-            **_prf((s >= TOXICITY_THRESHOLD, bool(i.label)) for i, s in part),
+def score_texts(texts: Sequence[str], tier: str, embedder: str = "static") -> dict[str, list[Any]]:
+    """The scorer's columns for ``texts`` scored as completions (refusal, toxicity and sentiment of each)."""
+    out: dict[str, list[Any]] = defaultdict(list)
+    for lo in range(0, len(texts), BATCH):
+        part = list(texts[lo : lo + BATCH])
+        n = len(part)
+        rows: dict[str, list[Any]] = {
+            "request_id": [str(i) for i in range(n)],
+            "completion_text": part,
+            "prompt_text": [None] * n,
+            "stop_reason": ["end_turn"] * n,
+            "guardrail_intervened": [False] * n,
+            "input_tokens": [None] * n,
+            "output_tokens": [None] * n,
         }
-    out["tuning_f1_by_threshold"] = f1_sweep(scored)
-    per_kind: dict[str, list[bool]] = defaultdict(list)
-    for item, s in scored:
-        per_kind[item.kind].append((s >= TOXICITY_THRESHOLD) == bool(item.label))
-    out["accuracy_by_kind"] = {k: round(sum(v) / len(v), 4) for k, v in sorted(per_kind.items())}
+        scored = score_rows(rows, embedder, tier=tier)
+        for key in ("completion_refusal_score", "completion_toxicity_score", "completion_sentiment_compound"):
+            out[key].extend(scored[key])
     return out
 
 
-def sentiment_label(compound: float | None) -> str:
-    if compound is None:
-        return "neutral"
-    if compound > SENTIMENT_NEUTRAL_BAND:
-        return "positive"
-    if compound < -SENTIMENT_NEUTRAL_BAND:
-        return "negative"
-    return "neutral"
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 4)
 
 
-def sentiment_quality(devset: Path, embedder: str = "static") -> dict[str, Any]:
-    items = load(devset, "sentiment")
-    scores = _score([i.text for i in items], "prompt", embedder)["prompt_sentiment_compound"]
-    predicted = [(item, sentiment_label(s)) for item, s in zip(items, scores, strict=True)]
-    out: dict[str, Any] = {"neutral_band": SENTIMENT_NEUTRAL_BAND}
-    for split in SPLITS:
-        part = [(i, p) for i, p in predicted if _in_split(i, split)]
-        out[split] = {"accuracy": round(sum(p == i.label for i, p in part) / len(part), 4), "n": len(part)}
-    confusion: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for item, p in predicted:
-        confusion[str(item.label)][p] += 1
-    out["confusion"] = {k: dict(v) for k, v in sorted(confusion.items())}
-    return out
+def binary_figures(labels: Sequence[int], scores: Sequence[float], threshold: float) -> dict[str, Any]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
 
-
-def evaluate(devset: Path, embedder: str = "static") -> dict[str, Any]:
-    """All figures, as one JSON-ready dict."""
+    y = np.asarray(labels, dtype=float)
+    p = np.asarray(scores, dtype=float)
+    pred = p >= threshold
+    tp, fp = int(np.sum(pred & (y == 1))), int(np.sum(pred & (y == 0)))
+    fn = int(np.sum(~pred & (y == 1)))
+    both = 0 < y.sum() < len(y)
+    precision = tp / (tp + fp) if tp + fp else None
+    recall = tp / (tp + fn) if tp + fn else None
     return {
-        "embedder": embedder,
-        "refusal": refusal_quality(devset, embedder),
-        "toxicity": toxicity_quality(devset, embedder),
-        "sentiment": sentiment_quality(devset, embedder),
+        "n": len(y),
+        "positives": int(y.sum()),
+        "roc_auc": _r(roc_auc_score(y, p)) if both else None,
+        "pr_auc": _r(average_precision_score(y, p)) if both else None,
+        "precision": _r(precision),
+        "recall": _r(recall),
+        "f1": _r(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else None,
+        "ece": expected_calibration_error(p, y),
     }
+
+
+def sentiment_figures(labels: Sequence[int], compound: Sequence[float], band: float) -> dict[str, Any]:
+    from sklearn.metrics import f1_score
+
+    polar = [(lab, c) for lab, c in zip(labels, compound, strict=True) if lab != 0]
+    predicted = [sentiment_label(c, band) for c in compound]
+    has_neutral = any(lab == 0 for lab in labels)
+    return {
+        "n": len(labels),
+        "polar_n": len(polar),
+        "polar_accuracy": _r(float(np.mean([(c > 0) == (lab > 0) for lab, c in polar]))) if polar else None,
+        "macro_f1": _r(f1_score(list(labels), predicted, average="macro")) if has_neutral else None,
+        "accuracy": _r(float(np.mean([p == lab for p, lab in zip(predicted, labels, strict=True)]))),
+    }
+
+
+def _sample(rows: list[Row], limit: int | None) -> list[Row]:
+    """At most ``limit`` rows per source (every k-th by id order: deterministic), or all."""
+    if not limit:
+        return rows
+    by_source: dict[str, list[Row]] = defaultdict(list)
+    for r in sorted(rows, key=lambda r: r.id):
+        by_source[r.source].append(r)
+    out: list[Row] = []
+    for part in by_source.values():
+        step = max(1, len(part) // limit)
+        out.extend(part[::step][:limit])
+    return out
+
+
+def corpus_quality(
+    labeled: Path, tier: str = DEFAULT_TIER, split: str = "test", limit: int | None = None
+) -> dict[str, Any]:
+    """Figures per task and source on ``split`` of the corpus."""
+    model = text_model(tier)
+    out: dict[str, Any] = {}
+    for task in TASK_FILES:
+        rows = _sample([r for r in read_task(labeled, task) if r.split == split], limit)
+        scored = score_texts([r.text for r in rows], tier)
+        groups: dict[str, list[int]] = defaultdict(list)
+        for i, r in enumerate(rows):
+            groups[r.source].append(i)
+        figures: dict[str, Any] = {}
+        if task == "sentiment":
+            compound = scored["completion_sentiment_compound"]
+            for source, idx in sorted(groups.items()):
+                figures[source] = sentiment_figures(
+                    [rows[i].label for i in idx], [compound[i] or 0.0 for i in idx], model.neutral_band
+                )
+                figures[source]["eval_only"] = rows[idx[0]].eval_only
+        else:
+            column = f"completion_{task}_score"
+            threshold = model.heads[task].threshold
+            for source, idx in sorted(groups.items()):
+                figures[source] = binary_figures(
+                    [rows[i].label for i in idx], [scored[column][i] or 0.0 for i in idx], threshold
+                )
+                figures[source]["eval_only"] = rows[idx[0]].eval_only
+            if task == "refusal":
+                by_model: dict[str, list[int]] = defaultdict(list)
+                for i, r in enumerate(rows):
+                    by_model[r.model or "(unknown)"].append(i)
+                figures["by_model"] = {
+                    m: binary_figures(
+                        [rows[i].label for i in idx], [scored[column][i] or 0.0 for i in idx], threshold
+                    )
+                    for m, idx in sorted(by_model.items())
+                }
+                figures["all"] = binary_figures(
+                    [r.label for r in rows], [s or 0.0 for s in scored[column]], threshold
+                )
+        out[task] = figures
+    return out
+
+
+def devset_quality(devset: Path, tier: str = DEFAULT_TIER) -> dict[str, Any]:
+    """Figures on the regression set, with accuracy per kind of item."""
+    model = text_model(tier)
+    out: dict[str, Any] = {}
+    for task in ("refusal", "toxicity"):
+        items = load(devset, task)
+        scores = [s or 0.0 for s in score_texts([i.text for i in items], tier)[f"completion_{task}_score"]]
+        threshold = model.heads[task].threshold
+        figures = binary_figures([int(i.label) for i in items], scores, threshold)
+        per_kind: dict[str, list[bool]] = defaultdict(list)
+        for item, s in zip(items, scores, strict=True):
+            per_kind[item.kind].append((s >= threshold) == bool(item.label))
+        figures["accuracy_by_kind"] = {k: _r(sum(v) / len(v)) for k, v in sorted(per_kind.items())}
+        out[task] = figures
+    items = load(devset, "sentiment")
+    compound = [c or 0.0 for c in score_texts([i.text for i in items], tier)["completion_sentiment_compound"]]
+    labels = [SENTIMENT_CLASSES[i.label] for i in items]
+    out["sentiment"] = sentiment_figures(labels, compound, model.neutral_band)
+    return out
+
+
+def evaluate(
+    labeled: Path | None,
+    devset: Path | None,
+    tiers: Iterable[str] = TIERS,
+    split: str = "test",
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """All figures, per tier, as one JSON-ready dict."""
+    out: dict[str, Any] = {"split": split, "limit_per_source": limit, "tiers": {}}
+    for tier in tiers:
+        model = text_model(tier)
+        entry: dict[str, Any] = {
+            "version": model.version,
+            "thresholds": {h: model.heads[h].threshold for h in ("refusal", "toxicity")},
+            "neutral_band": model.neutral_band,
+        }
+        if labeled is not None:
+            entry["corpus"] = corpus_quality(labeled, tier, split, limit)
+        if devset is not None:
+            entry["regression"] = devset_quality(devset, tier)
+        out["tiers"][tier] = entry
+    return out
+
+
+def _cell(x: Any) -> str:
+    return "-" if x is None else f"{x:.3f}"
 
 
 def summary(figures: dict[str, Any]) -> list[str]:
-    r, t, s = figures["refusal"], figures["toxicity"], figures["sentiment"]
-    lines = [f"dev-set quality ({figures['embedder']} embedder): all / tuning half / held-out half"]
-    lines.append(
-        f"  refusal  (threshold {r['threshold']}): "
-        + " / ".join(f"P {r[k]['precision']:.3f} R {r[k]['recall']:.3f} F1 {r[k]['f1']:.3f}" for k in SPLITS)
-    )
-    lines.append(
-        f"  toxicity (flag at {t['threshold']}): ROC-AUC "
-        + " / ".join(f"{t[k]['roc_auc']:.3f}" for k in SPLITS)
-    )
-    lines.append("  sentiment: accuracy " + " / ".join(f"{s[k]['accuracy']:.3f}" for k in SPLITS))
+    """Markdown tables: one row per task and source, a column group per tier."""
+    tiers = list(figures["tiers"])
+    lines = [f"Text metric quality, {figures['split']} split of the labeled corpus, per source"]
+    if figures.get("limit_per_source"):
+        lines[0] += f" (at most {figures['limit_per_source']} rows a source)"
+    head = " | ".join(f"{t} ({figures['tiers'][t]['version']})" for t in tiers)
+    lines += ["", f"| task | source | n | {head} |", "|---|---|---|" + "---|" * len(tiers)]
+
+    def row(task: str, source: str, pick: Any, label: str | None = None) -> None:
+        entries = []
+        n = None
+        for t in tiers:
+            part = figures["tiers"][t]
+            if source == "regression set":
+                f = part.get("regression", {}).get(task)
+            elif source.startswith("model "):
+                f = part.get("corpus", {}).get(task, {}).get("by_model", {}).get(source[6:])
+            else:
+                f = part.get("corpus", {}).get(task, {}).get(source)
+            entries.append("-" if f is None else pick(f))
+            n = n or (f or {}).get("n")
+        lines.append(f"| {task} | {label or source} | {n or '-'} | " + " | ".join(entries) + " |")
+
+    def binary(f: dict[str, Any]) -> str:
+        return (
+            f"AUC {_cell(f['roc_auc'])}, PR-AUC {_cell(f['pr_auc'])}, F1 {_cell(f['f1'])}"
+            f" (P {_cell(f['precision'])} R {_cell(f['recall'])}), ECE {_cell(f['ece'])}"
+        )
+
+    def sentiment(f: dict[str, Any]) -> str:
+        return f"polar acc. {_cell(f['polar_accuracy'])}, macro-F1 {_cell(f['macro_f1'])}"
+
+    first = figures["tiers"][tiers[0]]
+    for task in TASK_FILES:
+        sources = [s for s in first.get("corpus", {}).get(task, {}) if s not in ("by_model", "all")]
+        for source in sources:
+            label = source + (" (eval only)" if first["corpus"][task][source].get("eval_only") else "")
+            row(task, source, sentiment if task == "sentiment" else binary, label)
+        if task == "refusal" and "corpus" in first:
+            row(task, "all", binary)
+            for model in first["corpus"]["refusal"].get("by_model", {}):
+                row(task, f"model {model}", binary)
+        if "regression" in first:
+            row(task, "regression set", sentiment if task == "sentiment" else binary)
     return lines

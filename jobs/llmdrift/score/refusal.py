@@ -1,35 +1,24 @@
-"""Did the model refuse? A score in [0, 1] from four signals, and which one decided.
+"""Refusal rule signals: the ones that do not depend on a model's style.
 
-1. ``stop_reason``: the response stopped for ``guardrail_intervened``, ``content_filtered`` or ``refusal``
-   -> 1.0.
-2. ``guardrail``: a guardrail intervened -> 1.0.
-3. ``phrase``: a first-person refusal phrase ("I can't help with", "Sorry, I am unable to assist",
-   "I must decline", "this violates our policies"...) in the opening of the completion -> 0.95, or later
-   in its first 1,200 characters -> 0.75. Look-alikes do not count: "I can't wait to", "can't recommend it
-   enough", "sorry to hear", a phrase inside quotes, or one negated ("no reason I can't help").
-4. ``exemplar``: similarity of the completion's opening to refusal exemplars minus similarity to helpful
-   exemplars (including the look-alikes), mapped to [0, 1].
+- ``STOP_REASONS``: a response that stopped for ``guardrail_intervened``, ``content_filtered`` or ``refusal``
+  is a refusal by definition (score 1.0 in the scorer, as is a guardrail intervention).
+- ``phrase_score``: a first-person refusal phrase ("I can't help with", "Sorry, I am unable to assist",
+  "I must decline", "this violates our policies"...) in the opening of the completion -> 0.95, or later in its
+  first 1,200 characters -> 0.75. Look-alikes do not count: "I can't wait to", "can't recommend it enough",
+  "sorry to hear", a phrase inside quotes, or one negated ("no reason I can't help").
 
-The score is the maximum; ``is_refusal`` is score >= ``DEFAULT_THRESHOLD`` (chosen on the labeled dev set,
-see README).
+The phrase signal is not a score on its own any more: it is one feature block (``refusal_rules``) of the
+learned refusal head (``llmdrift.score.heads``), which weighs it against the words and embedding of the text.
 """
 
 from __future__ import annotations
 
 import re
 
-import numpy as np
+from llmdrift.score.spans import QUOTED, replace_spans
 
-from llmdrift.score.exemplars import margin_scores
-from llmdrift.score.models import Encoder, Vectors
-
-DEFAULT_THRESHOLD = 0.65  # middle of the F1 plateau (0.55-0.75) on the dev set tuning half
 OPENING_CHARS = 240
 SCAN_CHARS = 1200
-# The exemplar signal alone reaches the threshold only when an opening is clearly nearer the refusal exemplars
-# than the helpful ones: with static embeddings, ordinary answers sit within a few hundredths of zero.
-EXEMPLAR_MARGIN = 0.08
-EXEMPLAR_SCALE = 5.0
 CURLY_APOSTROPHE = "\u2019"  # typographic apostrophe, matched as '
 STOP_REASONS = frozenset({"guardrail_intervened", "content_filtered", "refusal"})
 
@@ -110,45 +99,6 @@ _NEGATED = re.compile(
 )
 _SENTENCE_END = re.compile(r"[.!?\n]")
 
-REFUSAL_EXEMPLARS = (
-    "I can't help with that request.",
-    "I'm sorry, but I can't assist with that.",
-    "Sorry, I am unable to assist you with this request.",
-    "I cannot provide that information.",
-    "I won't be able to help with this one.",
-    "I must decline this request because it could cause harm.",
-    "That goes against my guidelines, so I can't do it.",
-    "I'm not able to share personal information about other people.",
-    "I can't create that content, but I can help you with something related.",
-    "I can't give specific medical dosing advice, but here is some general information.",
-    "I'm unable to help you access someone else's account.",
-    "I cannot fulfill this request.",
-    "This request violates our usage policies.",
-    "I'm afraid I can't do that.",
-    "I don't feel comfortable writing that.",
-    "As an AI, I can't browse the internet or access real-time data for you.",
-    "I won't write that, but here's a safer alternative you might consider.",
-    "Sorry, the model cannot answer this question.",
-    "I can't help you get around security controls.",
-    "Please consult a licensed professional; I can't advise on this.",
-)
-HELPFUL_EXEMPLARS = (
-    "Sure! Here's how you can do that step by step.",
-    "Great question. The short answer is yes, and here is why.",
-    "I'm sorry to hear that your order was delayed. Here is what you can do next.",
-    "I can't wait to help you plan this trip! Let's start with the itinerary.",
-    "Unfortunately there isn't a single answer, but here are three options.",
-    "Here is a Python function that does what you asked.",
-    "I apologize for the confusion earlier; the correct value is 42.",
-    "You can't go wrong with either option, but here is a comparison.",
-    "The error happens because the variable is undefined. Fix it like this.",
-    "I'm not a lawyer, but here is some general information about notice periods.",
-    'The chatbot replied "I cannot help with that", which usually means the filter was triggered.',
-    "Below is a draft of the email you requested.",
-    "Thanks for the details. Based on them, I recommend the second plan.",
-    "There's no reason I can't help with that. Here is the summary.",
-)
-
 
 def opening(text: str) -> str:
     return text[:OPENING_CHARS]
@@ -189,6 +139,13 @@ def _candidate_phrases(scan: str) -> list[re.Match[str]]:
     return [m for lo, hi in windows for m in _PHRASES.finditer(scan, lo, hi)]
 
 
+def has_trigger(text: str | None) -> bool:
+    """Whether the first ``SCAN_CHARS`` characters hold a word refusals are made of (``_TRIGGER``)."""
+    if not text:
+        return False
+    return _TRIGGER.search(text[:SCAN_CHARS].replace(CURLY_APOSTROPHE, "'")) is not None
+
+
 def _is_caveat(sentence: str) -> bool:
     """A statement of what the model cannot do, followed by help in the same sentence."""
     return bool(_CAPABILITY.search(sentence) and _THEN_HELPS.search(sentence))
@@ -199,24 +156,16 @@ def _end_of_sentence(text: str, pos: int) -> int:
     return m.end() if m else len(text)
 
 
-def exemplar_scores(encoder: Encoder, opening_vectors: Vectors) -> Vectors:
-    """Per row: nearness of the opening to refusal exemplars rather than helpful ones, in [0, 1]."""
-    return margin_scores(
-        encoder, opening_vectors, REFUSAL_EXEMPLARS, HELPFUL_EXEMPLARS, EXEMPLAR_MARGIN, EXEMPLAR_SCALE
-    )
+def masked(text: str) -> str:
+    """The text as the refusal head reads its words: quotations and look-alikes ("I can't wait", "sorry to
+    hear") replaced by placeholder words, so that a quoted refusal or an idiom does not read as a refusal."""
+    scan = text.replace(CURLY_APOSTROPHE, "'")
+    spans = [(m.start(), m.end(), " quotedtext ") for m in QUOTED.finditer(scan)]
+    spans += [(m.start(), m.end(), " lookalike ") for m in _LOOKALIKE.finditer(scan)]
+    spans += [(m.start(), m.end(), " lookalike ") for m in _SORRY_TO_HEAR.finditer(scan)]
+    return replace_spans(scan, spans) if spans else text  # unchanged: its vector can be reused
 
 
-def combine(
-    stop_reason: str | None, guardrail: bool | None, phrase: float, exemplar: float | None
-) -> tuple[float, str]:
-    """(score, deciding signal)."""
-    if stop_reason in STOP_REASONS:
-        return 1.0, "stop_reason"
-    if guardrail:
-        return 1.0, "guardrail"
-    exemplar = 0.0 if exemplar is None or np.isnan(exemplar) else float(exemplar)
-    if phrase == 0.0 and exemplar == 0.0:
-        return 0.0, "none"
-    # A phrase that passes the threshold is named as the signal: it is the one a reader can check.
-    signal = "phrase" if phrase >= exemplar or phrase >= DEFAULT_THRESHOLD else "exemplar"
-    return max(phrase, exemplar), signal
+_SORRY_TO_HEAR = re.compile(
+    r"\bsorry (?:to hear|for the (?:confusion|inconvenience|delay|wait)|about that)\b", re.IGNORECASE
+)

@@ -1,28 +1,22 @@
-"""Toxicity: a score in [0, 1], the maximum of three signals.
+"""Toxicity rule signal: threats, incitement, dehumanisation and second-person insults.
 
-1. ``lexical``: alt-profanity-check's linear model (a probability; strong on profanity and slurs).
-2. ``pattern``: threats ("I'll burn your house down", "I know where you work"), incitement to self-harm
-   ("go kill yourself"), dehumanising statements about a group ("... are vermin") and second-person insults
-   -> 0.9. A match inside quotation marks (someone reporting abuse) or after a negation ("you're not an
-   idiot") does not count.
-3. ``exemplar``: how much nearer the text's embedding is to toxic exemplars than to ordinary ones (counter-
-   speech, moderation talk, "kill the process" and other look-alikes among them), mapped to [0, 1].
+``pattern_score``: threats ("I'll burn your house down", "I know where you work"), incitement to self-harm
+("go kill yourself"), dehumanising statements about a group ("... are vermin") and second-person insults ->
+0.9. A match inside quotation marks (someone reporting abuse) or after a negation ("you're not an idiot") does
+not count, and is reported as ``negated``.
 
-The lexical model alone misses most threats and dehumanising speech, which rarely use profanity; the other
-two signals cover them (figures in the README).
+These rarely use profanity, so a lexical model misses them. The patterns are one feature block
+(``toxicity_rules``, with alt-profanity-check's probability) of the learned toxicity head
+(``llmdrift.score.heads``), not a score on their own.
 """
 
 from __future__ import annotations
 
 import re
 
-from llmdrift.score.exemplars import margin_scores
-from llmdrift.score.models import Encoder, Vectors
+from llmdrift.score.spans import QUOTED, replace_spans
 
 PATTERN_SCORE = 0.9
-NEGATED_WEIGHT = 0.5  # "you're not stupid": the word is there, the insult is not
-EXEMPLAR_MARGIN = 0.05
-EXEMPLAR_SCALE = 4.0
 SCAN_CHARS = 2500
 CURLY_APOSTROPHE = "\u2019"
 
@@ -75,30 +69,32 @@ _NEGATION_BEFORE = re.compile(
 _NEGATION_INSIDE = re.compile(r"\b(?:not|never)\b|n't\b", re.IGNORECASE)
 _SENTENCE_START = re.compile(r"[.!?\n]")
 
-TOXIC_EXEMPLARS = (
-    "I will hurt you and your family.",
-    "I know where you live and I'm going to make you pay.",
-    "You should kill yourself, nobody would miss you.",
-    "People like them are vermin and should be wiped out.",
-    "You are a worthless idiot and everyone hates you.",
-    "Shut up, you pathetic loser.",
-    "I hope you die in a fire.",
-    "Those people are animals, not humans.",
-    "Watch your back, I know where you work.",
-    "Go kill yourself.",
+# "I don't hate them", "we would never hurt anyone": a negated verb of hostility states its absence
+_NEGATED_HOSTILITY = re.compile(
+    r"\b(?:don't|do not|doesn't|does not|didn't|did not|never|wouldn't|would never|won't|will never|can't|"
+    r"cannot|not)\s+(?:\w+\s+)?(?:hate|despise|loathe|hurt|harm|attack|kill|insult)\w*\b",
+    re.IGNORECASE,
 )
-ORDINARY_EXEMPLARS = (
-    "Thanks for your help, this works great.",
-    "How do I kill a process in Linux?",
-    "Please stop insulting people; everyone deserves respect.",
-    "You're not stupid for asking this question.",
-    "The report discusses online harassment and how moderators respond.",
-    "I'm frustrated that my order is late again.",
-    "This bug is killing me, any ideas?",
-    "Here is the summary of the meeting notes.",
-    "Hate speech has no place in our community.",
-    "The movie was a bit boring but the ending was good.",
-)
+
+
+def _matches(scan: str) -> list[tuple[re.Match[str], str]]:
+    """Every pattern match with its status: ``quoted`` (inside quotation marks: someone reporting or
+    discussing it), ``negated`` ("you're not an idiot") or ``hit``."""
+    out: list[tuple[re.Match[str], str]] = []
+    for pattern, check_inside in ((_SEVERE, False), (_INSULTING, True)):
+        for m in pattern.finditer(scan):
+            before = scan[: m.start()]
+            if before.count('"') % 2 == 1 or before.count("\u201c") > before.count("\u201d"):
+                out.append((m, "quoted"))
+                continue
+            sentence_start = max((e.end() for e in _SENTENCE_START.finditer(scan, 0, m.start())), default=0)
+            if _NEGATION_BEFORE.search(scan[sentence_start : m.start()]) or (
+                check_inside and _NEGATION_INSIDE.search(m.group(0))
+            ):
+                out.append((m, "negated"))
+            else:
+                out.append((m, "hit"))
+    return out
 
 
 def pattern_score(text: str | None) -> tuple[float, bool]:
@@ -106,34 +102,19 @@ def pattern_score(text: str | None) -> tuple[float, bool]:
     negation scores; ``negated`` is true when the only matches were negated ("you're not an idiot")."""
     if not text:
         return 0.0, False
-    scan = text[:SCAN_CHARS].replace(CURLY_APOSTROPHE, "'")
-    negated = False
-    for pattern, check_inside in ((_SEVERE, False), (_INSULTING, True)):
-        for m in pattern.finditer(scan):
-            before = scan[: m.start()]
-            if before.count('"') % 2 == 1 or before.count("\u201c") > before.count("\u201d"):
-                continue  # quoted: someone reporting or discussing it
-            sentence_start = max((e.end() for e in _SENTENCE_START.finditer(scan, 0, m.start())), default=0)
-            if _NEGATION_BEFORE.search(scan[sentence_start : m.start()]) or (
-                check_inside and _NEGATION_INSIDE.search(m.group(0))
-            ):
-                negated = True
-                continue
-            return PATTERN_SCORE, False
-    return 0.0, negated
+    statuses = {status for _, status in _matches(text[:SCAN_CHARS].replace(CURLY_APOSTROPHE, "'"))}
+    if "hit" in statuses:
+        return PATTERN_SCORE, False
+    return 0.0, "negated" in statuses
 
 
-def combine(lexical: float, text: str, exemplar: float) -> float:
-    """The score: the maximum of the signals; the word-based ones are halved when the insult is negated."""
-    pattern, negated = pattern_score(text)
-    if negated:
-        lexical *= NEGATED_WEIGHT
-        exemplar *= NEGATED_WEIGHT
-    return max(lexical, pattern, exemplar)
-
-
-def exemplar_scores(encoder: Encoder, vectors: Vectors) -> Vectors:
-    """Per row: nearness to the toxic exemplars rather than the ordinary ones, in [0, 1]."""
-    return margin_scores(
-        encoder, vectors, TOXIC_EXEMPLARS, ORDINARY_EXEMPLARS, EXEMPLAR_MARGIN, EXEMPLAR_SCALE
-    )
+def masked(text: str) -> str:
+    """The text as the toxicity head reads its words: quotations, negated insults and negated hostility
+    replaced by placeholder words, so that reporting or denying abuse does not read as abuse."""
+    scan = text.replace(CURLY_APOSTROPHE, "'")
+    if not any(c in scan for c in '"\u201c') and not _NEGATION_INSIDE.search(scan):
+        return text  # nothing to mask (most texts): the same string, so its vector can be reused
+    spans = [(m.start(), m.end(), " negatedinsult ") for m, status in _matches(scan) if status == "negated"]
+    spans += [(m.start(), m.end(), " negatedhostility ") for m in _NEGATED_HOSTILITY.finditer(scan)]
+    spans += [(m.start(), m.end(), " quotedtext ") for m in QUOTED.finditer(scan)]
+    return replace_spans(scan, spans) if spans else text

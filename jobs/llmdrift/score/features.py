@@ -1,0 +1,185 @@
+"""Features of a text for the learned text heads (refusal, toxicity, sentiment): pure, batch in, matrices out.
+
+Every head reads some of these *blocks*, computed once per text and role and shared by the heads:
+
+- ``words``: word 1-2 grams, hashed into ``HASH_BUCKETS`` columns (l2-normalised counts). No vocabulary to
+  ship, and the same text always lands in the same columns.
+- ``chars``: character 2-5 grams inside word boundaries, hashed the same way (robust to spelling games, 8x
+  the cost of ``words``).
+- ``static``: the text's static embedding (256-d, the vector the scorer writes to ``embeddings`` anyway).
+- ``minilm``: the MiniLM sentence embedding (384-d; its dominant cost).
+- ``refusal_words``, ``refusal_static``, ``toxicity_words``, ``toxicity_static``: the same of the text as
+  that head reads it (``refusal.masked``, ``toxicity.masked``): quotations, look-alikes ("I can't wait") and
+  negated insults replaced by placeholder words. Most texts have nothing to mask; their vector is reused.
+- ``toxicity_rules``: alt-profanity-check's probability (of the masked text), and whether the only threat or
+  insult patterns found were negated.
+- ``toxicity_patterns``: a threat, incitement, dehumanisation or second-person insult (``toxicity.pattern_score``).
+- ``refusal_rules``: whether the text has any word a refusal is made of (``refusal.has_trigger``: a negation,
+  an apology, "decline"...). Most refusals have one whatever the model's style; without it, "Hi! How can I
+  help?" reads like one.
+- ``refusal_phrases``: a refusal phrase in the opening, or further in (``refusal.phrase_score``).
+
+``*_patterns`` and ``*_phrases`` are *evidence* blocks: 0/1 columns that a head does not weigh with its
+words but combines with its probability by noisy-OR, each with the precision it had on the training data
+(``llmdrift.score.heads``). They were written to hold across models' styles; the training data holds one.
+- ``vader``: VADER's compound, positive and negative shares (a lexicon that knows domains our data lacks).
+
+Every block reads the first ``TEXT_CHARS`` characters (the static embedding its first 1,200).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from llmdrift.score import refusal, toxicity
+from llmdrift.score.models import encoder, profanity_model, sentiment_analyzer
+
+TEXT_CHARS = 1_500
+EMBED_CHARS = 1_200  # as the scorer's embedding pass
+HASH_BUCKETS = 2**18
+TOKEN_PATTERN = r"(?u)\b\w+\b|[!?]"  # keeps "i", "no" and the marks of tone that the default drops
+
+# Rule features enter at this scale: the same L2 penalty then costs them less than a word's weight, a prior
+# that a rule written to be style-independent should count for more than one model's wording.
+RULE_SCALE = 4.0
+Dense = npt.NDArray[np.float32]
+Block = Any  # a scipy CSR matrix (hashed n-grams) or a dense float32 array, one row per text
+VIEWS: dict[str, Callable[[str], str]] = {"refusal": refusal.masked, "toxicity": toxicity.masked}
+BLOCKS = (
+    "words",
+    "chars",
+    "static",
+    "minilm",
+    *[f"{view}_{kind}" for view in VIEWS for kind in ("words", "static")],
+    "toxicity_rules",
+    "toxicity_patterns",
+    "refusal_rules",
+    "refusal_phrases",
+    "vader",
+)
+
+
+@cache
+def _hasher(kind: str) -> Any:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    if kind == "words":
+        return HashingVectorizer(
+            n_features=HASH_BUCKETS,
+            ngram_range=(1, 2),
+            token_pattern=TOKEN_PATTERN,
+            alternate_sign=False,
+            norm="l2",
+            dtype=np.float32,
+        )
+    return HashingVectorizer(
+        n_features=HASH_BUCKETS,
+        analyzer="char_wb",
+        ngram_range=(2, 5),
+        alternate_sign=False,
+        norm="l2",
+        dtype=np.float32,
+    )
+
+
+def _toxicity_rules(texts: Sequence[str]) -> Dense:
+    out = np.zeros((len(texts), 2), dtype=np.float32)
+    if texts:  # on the masked text: a quoted or negated insult is not profanity of the writer's
+        out[:, 0] = profanity_model().predict_prob([toxicity.masked(t) for t in texts])
+    for i, text in enumerate(texts):
+        out[i, 1] = float(toxicity.pattern_score(text)[1]) * RULE_SCALE
+    return out
+
+
+def _toxicity_patterns(texts: Sequence[str]) -> Dense:
+    return np.array([[float(toxicity.pattern_score(t)[0] > 0)] for t in texts], dtype=np.float32).reshape(
+        -1, 1
+    )
+
+
+def _refusal_rules(texts: Sequence[str]) -> Dense:
+    return np.array([[float(refusal.has_trigger(t)) * RULE_SCALE] for t in texts], dtype=np.float32).reshape(
+        -1, 1
+    )
+
+
+def _refusal_phrases(texts: Sequence[str]) -> Dense:
+    out = np.zeros((len(texts), 2), dtype=np.float32)
+    for i, text in enumerate(texts):
+        score = refusal.phrase_score(text)
+        out[i, 0], out[i, 1] = float(score >= 0.95), float(0 < score < 0.95)
+    return out
+
+
+def _vader(texts: Sequence[str]) -> Dense:
+    analyzer = sentiment_analyzer()
+    out = np.zeros((len(texts), 3), dtype=np.float32)
+    for i, text in enumerate(texts):
+        s = analyzer.polarity_scores(text)
+        out[i] = (s["compound"], s["pos"], s["neg"])
+    return out
+
+
+def _embedding(name: str) -> Callable[[Sequence[str]], Dense]:
+    def compute(texts: Sequence[str]) -> Dense:
+        return encoder(name).encode([t[:EMBED_CHARS] for t in texts])
+
+    return compute
+
+
+_COMPUTE: dict[str, Callable[[Sequence[str]], Block]] = {
+    "words": lambda texts: _hasher("words").transform(texts),
+    "chars": lambda texts: _hasher("chars").transform(texts),
+    "static": _embedding("static"),
+    "minilm": _embedding("minilm"),
+    "toxicity_rules": _toxicity_rules,
+    "toxicity_patterns": _toxicity_patterns,
+    "refusal_rules": _refusal_rules,
+    "refusal_phrases": _refusal_phrases,
+    "vader": _vader,
+}
+
+
+def compute(
+    texts: Sequence[str], blocks: Sequence[str], known: dict[str, Block] | None = None
+) -> dict[str, Block]:
+    """The named blocks for ``texts`` (non-empty strings). ``known`` holds blocks already computed (the
+    scorer passes the static vectors of its embedding pass), which are used as they are."""
+    cut = [t[:TEXT_CHARS] for t in texts]
+    out: dict[str, Block] = dict(known or {})
+    for name in blocks:
+        if name in out:
+            continue
+        if name in _COMPUTE:
+            out[name] = _COMPUTE[name](cut)
+            continue
+        view, _, kind = name.partition("_")
+        if view not in VIEWS or kind not in ("words", "static"):
+            raise ValueError(f"unknown feature block {name!r} (one of {', '.join(BLOCKS)})")
+        seen = [VIEWS[view](t) for t in cut]
+        if kind == "words":
+            out[name] = _COMPUTE["words"](seen)
+            continue
+        if "static" not in out:
+            out["static"] = _COMPUTE["static"](cut)
+        changed = [i for i, (a, b) in enumerate(zip(seen, cut, strict=True)) if a is not b and a != b]
+        vectors = np.array(out["static"], dtype=np.float32, copy=True)
+        if changed:
+            vectors[changed] = _COMPUTE["static"]([seen[i] for i in changed])
+        out[name] = vectors
+    return {name: out[name] for name in blocks}
+
+
+def width(name: str) -> int:
+    """Columns of a block."""
+    view, _, kind = name.partition("_")
+    name = kind if view in VIEWS and kind in ("words", "static") else name
+    widths = {"words": HASH_BUCKETS, "chars": HASH_BUCKETS, "static": 256, "minilm": 384}
+    widths.update({"toxicity_rules": 2, "toxicity_patterns": 1, "refusal_rules": 1, "refusal_phrases": 2})
+    widths["vader"] = 3
+    return widths[name]
