@@ -149,9 +149,12 @@ def compute(
     texts: Sequence[str], blocks: Sequence[str], known: dict[str, Block] | None = None
 ) -> dict[str, Block]:
     """The named blocks for ``texts`` (non-empty strings). ``known`` holds blocks already computed (the
-    scorer passes the static vectors of its embedding pass), which are used as they are."""
+    scorer passes the static vectors of its embedding pass), which are used as they are. A view's block
+    (``refusal_words``...) computes only the rows its mask changed and takes the others from the raw text's
+    block: most texts have nothing to mask."""
     cut = [t[:TEXT_CHARS] for t in texts]
     out: dict[str, Block] = dict(known or {})
+    views: dict[str, tuple[list[str], list[int]]] = {}
     for name in blocks:
         if name in out:
             continue
@@ -161,18 +164,30 @@ def compute(
         view, _, kind = name.partition("_")
         if view not in VIEWS or kind not in ("words", "static"):
             raise ValueError(f"unknown feature block {name!r} (one of {', '.join(BLOCKS)})")
-        seen = [VIEWS[view](t) for t in cut]
-        if kind == "words":
-            out[name] = _COMPUTE["words"](seen)
-            continue
-        if "static" not in out:
-            out["static"] = _COMPUTE["static"](cut)
-        changed = [i for i, (a, b) in enumerate(zip(seen, cut, strict=True)) if a is not b and a != b]
-        vectors = np.array(out["static"], dtype=np.float32, copy=True)
-        if changed:
-            vectors[changed] = _COMPUTE["static"]([seen[i] for i in changed])
-        out[name] = vectors
+        if view not in views:
+            seen = [VIEWS[view](t) for t in cut]
+            views[view] = (seen, [i for i, (a, b) in enumerate(zip(seen, cut, strict=True)) if a != b])
+        seen, changed = views[view]
+        if kind not in out:
+            out[kind] = _COMPUTE[kind](cut)
+        fresh = _COMPUTE[kind]([seen[i] for i in changed]) if changed else None
+        out[name] = _with_rows(out[kind], changed, fresh)
     return {name: out[name] for name in blocks}
+
+
+def _with_rows(base: Block, rows: list[int], replacement: Block | None) -> Block:
+    """``base`` with the given rows replaced by ``replacement``'s rows, in order (sparse or dense)."""
+    if replacement is None:
+        return base
+    if isinstance(base, np.ndarray):
+        out = base.copy()
+        out[rows] = replacement
+        return out
+    import scipy.sparse as sp
+
+    index = np.arange(base.shape[0])
+    index[rows] = base.shape[0] + np.arange(len(rows))
+    return sp.vstack([base, replacement], format="csr")[index]
 
 
 def width(name: str) -> int:

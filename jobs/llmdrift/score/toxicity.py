@@ -13,6 +13,7 @@ These rarely use profanity, so a lexical model misses them. The patterns are one
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from llmdrift.score.spans import QUOTED, replace_spans
 
@@ -77,6 +78,7 @@ _NEGATED_HOSTILITY = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)  # the rules, the mask and the pattern evidence all ask about the same text
 def _matches(scan: str) -> list[tuple[re.Match[str], str]]:
     """Every pattern match with its status: ``quoted`` (inside quotation marks: someone reporting or
     discussing it), ``negated`` ("you're not an idiot") or ``hit``."""
