@@ -14,6 +14,7 @@ learned refusal head (``llmdrift.score.heads``), which weighs it against the wor
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from llmdrift.score.spans import QUOTED, replace_spans
 
@@ -129,6 +130,11 @@ def phrase_score(text: str | None) -> float:
 
 def _candidate_phrases(scan: str) -> list[re.Match[str]]:
     """``_PHRASES`` matches within ``TRIGGER_REACH`` of a trigger word (windows merged), in order."""
+    return [m for lo, hi in _trigger_windows(scan) for m in _PHRASES.finditer(scan, lo, hi)]
+
+
+@lru_cache(maxsize=4096)  # phrase_score and has_trigger look at the same text
+def _trigger_windows(scan: str) -> tuple[tuple[int, int], ...]:
     windows: list[list[int]] = []
     for t in _TRIGGER.finditer(scan):
         lo, hi = max(0, t.start() - TRIGGER_REACH), min(len(scan), t.end() + TRIGGER_REACH)
@@ -136,14 +142,14 @@ def _candidate_phrases(scan: str) -> list[re.Match[str]]:
             windows[-1][1] = max(windows[-1][1], hi)
         else:
             windows.append([lo, hi])
-    return [m for lo, hi in windows for m in _PHRASES.finditer(scan, lo, hi)]
+    return tuple((lo, hi) for lo, hi in windows)
 
 
 def has_trigger(text: str | None) -> bool:
     """Whether the first ``SCAN_CHARS`` characters hold a word refusals are made of (``_TRIGGER``)."""
     if not text:
         return False
-    return _TRIGGER.search(text[:SCAN_CHARS].replace(CURLY_APOSTROPHE, "'")) is not None
+    return bool(_trigger_windows(text[:SCAN_CHARS].replace(CURLY_APOSTROPHE, "'")))
 
 
 def _is_caveat(sentence: str) -> bool:

@@ -48,10 +48,15 @@ HEAD_TASK = {
 _RULES = {"refusal": "refusal_rules", "toxicity": "toxicity_rules", "sentiment": "vader"}
 _VIEW = {"refusal": "refusal_", "toxicity": "toxicity_", "sentiment": ""}
 EVIDENCE = {"refusal": "refusal_phrases", "toxicity": "toxicity_patterns"}  # noisy-OR blocks (heads.Head)
+# Words and static vector are read through the head's mask. Reading the raw text's vector instead would spare
+# re-encoding a fifth of the texts (about 0.1 ms an invocation) but cost precision where it matters: a quoted
+# slur reads as one (regression-set quoting 0.83 -> 0.33), "I'm sorry to hear that. Here is how..." as a
+# refusal (0.47 -> 0.76).
 TIER_BLOCKS: dict[str, dict[str, tuple[str, ...]]] = {
     "fast": {h: (f"{_VIEW[t]}words", f"{_VIEW[t]}static", _RULES[t]) for h, t in HEAD_TASK.items()},
 }
-C = {"refusal": 1.0, "toxicity": 1.0, "sentiment": 1.0}  # chosen on dev (README of the text models)
+# Inverse regularisation: 1 did better than 4 on dev in the first toxicity and sentiment trials; not swept further.
+C = {"refusal": 1.0, "toxicity": 1.0, "sentiment": 1.0}
 Log = Callable[[str], None]
 
 
