@@ -76,14 +76,23 @@ def test_probabilities_are_in_range_and_ordered_on_plain_cases() -> None:
     assert p["sentiment_negative"][4] > 0.5 > p["sentiment_negative"][3]
 
 
+def test_features_see_all_the_scorer_embeds() -> None:
+    from llmdrift.score import metrics
+
+    assert metrics.EMBED_CHARS == features.EMBED_CHARS <= features.TEXT_CHARS
+    long = "word " * 400  # 2,000 characters: the vector the scorer stores equals the one training computed
+    stored = metrics.embed_unique(metrics.encoder("static"), [long])[0][0]
+    assert np.allclose(features.compute([long], ["static"])["static"][0], stored)
+
+
 def test_known_static_vectors_are_reused_unless_the_mask_changed_the_text() -> None:
     texts = ["Sorry, I can't do that.", 'The bot said "I cannot help with that" again.']
     fake = np.full((2, 256), 0.5, dtype=np.float32)
-    out = features.compute(texts, ["static", "refusal_static"], {"static": fake})
+    out = features.compute(texts, ["static", "masked_static"], {"static": fake})
     assert np.array_equal(out["static"], fake)
-    assert np.array_equal(out["refusal_static"][0], fake[0])  # nothing to mask: the known vector
-    assert not np.array_equal(out["refusal_static"][1], fake[1])  # masked: encoded anew
-    assert features.width("refusal_words") == features.HASH_BUCKETS
+    assert np.array_equal(out["masked_static"][0], fake[0])  # nothing to mask: the known vector
+    assert not np.array_equal(out["masked_static"][1], fake[1])  # masked: encoded anew
+    assert features.width("masked_words") == features.HASH_BUCKETS
     with pytest.raises(ValueError, match="unknown feature block 'nope'"):
         features.compute(texts, ["nope"])
 
@@ -136,9 +145,9 @@ def test_a_missing_or_damaged_model_is_a_clear_error(tmp_path: Path) -> None:
         load("huge", tmp_path)
     shutil.copytree(shipped_dir() / "fast", tmp_path / "fast")
     manifest = json.loads((tmp_path / "fast" / heads.MANIFEST).read_text())
-    manifest["heads"]["toxicity"]["offsets"]["toxicity_static"][0] = 10**9
+    manifest["heads"]["toxicity"]["offsets"]["masked_static"][0] = 10**9
     (tmp_path / "fast" / heads.MANIFEST).write_text(json.dumps(manifest))
-    with pytest.raises(TextModelError, match="toxicity block toxicity_static is out of range"):
+    with pytest.raises(TextModelError, match="toxicity block masked_static is out of range"):
         load("fast", tmp_path)
 
 

@@ -1,6 +1,6 @@
 """Optional Amazon Comprehend backend for sentiment and toxicity scores.
 
-An alternative to the local models (VADER, alt-profanity-check) for accounts that prefer AWS's managed
+An alternative to the local text models (``llmdrift.score.heads``) for accounts that prefer AWS's managed
 models. It costs per call, so calls are batched and identical texts are sent once per call of a method.
 
 - Sentiment: ``BatchDetectSentiment`` (25 documents a call, 5,000 UTF-8 bytes each). A longer text is

@@ -8,9 +8,10 @@ Every head reads some of these *blocks*, computed once per text and role and sha
   the cost of ``words``).
 - ``static``: the text's static embedding (256-d, the vector the scorer writes to ``embeddings`` anyway).
 - ``minilm``: the MiniLM sentence embedding (384-d; its dominant cost).
-- ``refusal_words``, ``refusal_static``, ``toxicity_words``, ``toxicity_static``: the same of the text as
-  that head reads it (``refusal.masked``, ``toxicity.masked``): quotations, look-alikes ("I can't wait") and
-  negated insults replaced by placeholder words. Most texts have nothing to mask; their vector is reused.
+- ``masked_words``, ``masked_static``: the same of the text as the refusal and toxicity heads read it
+  (``toxicity.masked`` then ``refusal.masked``): quotations, look-alikes ("I can't wait", "sorry to hear"),
+  negated insults and hostility replaced by placeholder words. Most texts have nothing to mask; their rows
+  are taken from ``words`` and ``static`` as they are.
 - ``toxicity_rules``: alt-profanity-check's probability (of the masked text), and whether the only threat or
   insult patterns found were negated.
 - ``toxicity_patterns``: a threat, incitement, dehumanisation or second-person insult (``toxicity.pattern_score``).
@@ -40,9 +41,12 @@ import numpy.typing as npt
 from llmdrift.score import refusal, toxicity
 from llmdrift.score.models import encoder, profanity_model, sentiment_analyzer
 
+# The scorer embeds a text's first EMBED_CHARS characters for the embeddings table (MiniLM reads 256 word
+# pieces, about 1,000-1,200 characters; the static model the same), and the heads reuse those vectors: so the
+# features, which read the first TEXT_CHARS, must see at least that much (a test holds it).
 TEXT_CHARS = 1_500
-VADER_CHARS = 600  # the opening carries the tone; VADER costs 0.26 ms a 1,500-character text, 0.18 at 600
-EMBED_CHARS = 1_200  # as the scorer's embedding pass
+VADER_CHARS = 300  # the opening carries the tone; VADER costs 0.26 ms a 1,500-character text, 0.18 at 600
+EMBED_CHARS = 1_200
 HASH_BUCKETS = 2**18
 TOKEN_PATTERN = r"(?u)\b\w+\b|[!?]"  # keeps "i", "no" and the marks of tone that the default drops
 
@@ -51,7 +55,7 @@ TOKEN_PATTERN = r"(?u)\b\w+\b|[!?]"  # keeps "i", "no" and the marks of tone tha
 RULE_SCALE = 4.0
 Dense = npt.NDArray[np.float32]
 Block = Any  # a scipy CSR matrix (hashed n-grams) or a dense float32 array, one row per text
-VIEWS: dict[str, Callable[[str], str]] = {"refusal": refusal.masked, "toxicity": toxicity.masked}
+VIEWS = ("masked",)
 BLOCKS = (
     "words",
     "chars",
@@ -89,39 +93,66 @@ def _hasher(kind: str) -> Any:
     )
 
 
-def _toxicity_rules(texts: Sequence[str]) -> Dense:
-    out = np.zeros((len(texts), 2), dtype=np.float32)
-    if texts:  # on the masked text: a quoted or negated insult is not profanity of the writer's
-        out[:, 0] = profanity_model().predict_prob([toxicity.masked(t) for t in texts])
-    for i, text in enumerate(texts):
-        out[i, 1] = float(toxicity.pattern_score(text)[1]) * RULE_SCALE
+class Texts:
+    """The texts of one ``compute`` call, with each rule scan run once per text, when first needed."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self._scans: dict[str, list[Any]] = {}
+
+    def toxicity(self) -> list[tuple[float, bool, str]]:
+        if "toxicity" not in self._scans:
+            self._scans["toxicity"] = [toxicity.scan(t) for t in self.texts]
+        return self._scans["toxicity"]
+
+    def refusal(self) -> list[tuple[float, bool]]:
+        if "refusal" not in self._scans:
+            self._scans["refusal"] = [refusal.scan_phrases(t) for t in self.texts]
+        return self._scans["refusal"]
+
+    def toxicity_masked(self) -> list[str]:
+        return [masked for _, _, masked in self.toxicity()]
+
+    def view(self, name: str) -> list[str]:
+        """The texts as the ``masked`` view reads them (the only view)."""
+        if name not in VIEWS:
+            raise ValueError(f"unknown view {name!r}")
+        if "masked" not in self._scans:
+            self._scans["masked"] = [refusal.masked(t) for t in self.toxicity_masked()]
+        return self._scans["masked"]
+
+
+def _toxicity_rules(texts: Texts) -> Dense:
+    scans = texts.toxicity()
+    out = np.zeros((len(scans), 2), dtype=np.float32)
+    if scans:  # on the masked text: a quoted or negated insult is not profanity of the writer's
+        out[:, 0] = profanity_model().predict_prob(texts.toxicity_masked())
+    out[:, 1] = [float(negated) * RULE_SCALE for _, negated, _ in scans]
     return out
 
 
-def _toxicity_patterns(texts: Sequence[str]) -> Dense:
-    return np.array([[float(toxicity.pattern_score(t)[0] > 0)] for t in texts], dtype=np.float32).reshape(
-        -1, 1
-    )
+def _toxicity_patterns(texts: Texts) -> Dense:
+    return np.array([float(hit > 0) for hit, _, _ in texts.toxicity()], dtype=np.float32).reshape(-1, 1)
 
 
-def _refusal_rules(texts: Sequence[str]) -> Dense:
-    return np.array([[float(refusal.has_trigger(t)) * RULE_SCALE] for t in texts], dtype=np.float32).reshape(
-        -1, 1
-    )
+def _refusal_rules(texts: Texts) -> Dense:
+    return np.array(
+        [float(trigger) * RULE_SCALE for _, trigger in texts.refusal()], dtype=np.float32
+    ).reshape(-1, 1)
 
 
-def _refusal_phrases(texts: Sequence[str]) -> Dense:
-    out = np.zeros((len(texts), 2), dtype=np.float32)
-    for i, text in enumerate(texts):
-        score = refusal.phrase_score(text)
+def _refusal_phrases(texts: Texts) -> Dense:
+    scans = texts.refusal()
+    out = np.zeros((len(scans), 2), dtype=np.float32)
+    for i, (score, _) in enumerate(scans):
         out[i, 0], out[i, 1] = float(score >= 0.95), float(0 < score < 0.95)
     return out
 
 
-def _vader(texts: Sequence[str]) -> Dense:
+def _vader(texts: Texts) -> Dense:
     analyzer = sentiment_analyzer()
-    out = np.zeros((len(texts), 3), dtype=np.float32)
-    for i, text in enumerate(texts):
+    out = np.zeros((len(texts.texts), 3), dtype=np.float32)
+    for i, text in enumerate(texts.texts):
         s = analyzer.polarity_scores(text[:VADER_CHARS])
         out[i] = (s["compound"], s["pos"], s["neg"])
     return out
@@ -134,11 +165,22 @@ def _embedding(name: str) -> Callable[[Sequence[str]], Dense]:
     return compute
 
 
-_COMPUTE: dict[str, Callable[[Sequence[str]], Block]] = {
+# Blocks of the texts themselves (also computed for the rows a view's mask changed)...
+_OF_STRINGS: dict[str, Callable[[Sequence[str]], Block]] = {
     "words": lambda texts: _hasher("words").transform(texts),
     "chars": lambda texts: _hasher("chars").transform(texts),
     "static": _embedding("static"),
     "minilm": _embedding("minilm"),
+}
+
+
+def _of_texts(f: Callable[[Sequence[str]], Block]) -> Callable[[Texts], Block]:
+    return lambda texts: f(texts.texts)
+
+
+# ... and blocks of the rule scans.
+_COMPUTE: dict[str, Callable[[Texts], Block]] = {
+    **{name: _of_texts(f) for name, f in _OF_STRINGS.items()},
     "toxicity_rules": _toxicity_rules,
     "toxicity_patterns": _toxicity_patterns,
     "refusal_rules": _refusal_rules,
@@ -152,9 +194,9 @@ def compute(
 ) -> dict[str, Block]:
     """The named blocks for ``texts`` (non-empty strings). ``known`` holds blocks already computed (the
     scorer passes the static vectors of its embedding pass), which are used as they are. A view's block
-    (``refusal_words``...) computes only the rows its mask changed and takes the others from the raw text's
+    (``masked_words``...) computes only the rows its mask changed and takes the others from the raw text's
     block: most texts have nothing to mask."""
-    cut = [t[:TEXT_CHARS] for t in texts]
+    cut = Texts([t[:TEXT_CHARS] for t in texts])
     out: dict[str, Block] = dict(known or {})
     views: dict[str, tuple[list[str], list[int]]] = {}
     for name in blocks:
@@ -167,12 +209,12 @@ def compute(
         if view not in VIEWS or kind not in ("words", "static"):
             raise ValueError(f"unknown feature block {name!r} (one of {', '.join(BLOCKS)})")
         if view not in views:
-            seen = [VIEWS[view](t) for t in cut]
-            views[view] = (seen, [i for i, (a, b) in enumerate(zip(seen, cut, strict=True)) if a != b])
+            seen = cut.view(view)
+            views[view] = (seen, [i for i, (a, b) in enumerate(zip(seen, cut.texts, strict=True)) if a != b])
         seen, changed = views[view]
         if kind not in out:
             out[kind] = _COMPUTE[kind](cut)
-        fresh = _COMPUTE[kind]([seen[i] for i in changed]) if changed else None
+        fresh = _OF_STRINGS[kind]([seen[i] for i in changed]) if changed else None
         out[name] = _with_rows(out[kind], changed, fresh)
     return {name: out[name] for name in blocks}
 

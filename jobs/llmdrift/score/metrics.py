@@ -23,12 +23,12 @@ import numpy as np
 
 from llmdrift.score import pii, refusal
 from llmdrift.score.comprehend import ComprehendScorer
+from llmdrift.score.features import EMBED_CHARS
 from llmdrift.score.heads import DEFAULT_TIER, TextModel, text_model
 from llmdrift.score.models import Encoder, Vectors, encoder
 
 MAX_TEXT_CHARS = 20_000
 # Bounded reads keep the cost per invocation flat for long completions (README, "Scoring"):
-EMBED_CHARS = 1_200  # MiniLM reads 256 word pieces (about 1,000-1,200 characters); the static model the same
 # Amazon Comprehend's toxicity is a probability of its own; its flag keeps the threshold it had before the
 # local heads were learned (not measured here: no AWS account in CI).
 COMPREHEND_TOXICITY_THRESHOLD = 0.75

@@ -14,7 +14,6 @@ learned refusal head (``llmdrift.score.heads``), which weighs it against the wor
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from llmdrift.score.spans import QUOTED, replace_spans
 
@@ -110,8 +109,19 @@ def phrase_score(text: str | None) -> float:
     if not text:
         return 0.0
     scan = text[:SCAN_CHARS].replace(CURLY_APOSTROPHE, "'")
+    return _phrase_score(scan, _trigger_windows(scan))
+
+
+def scan_phrases(text: str) -> tuple[float, bool]:
+    """(``phrase_score``, ``has_trigger``) from one scan for trigger words."""
+    scan = text[:SCAN_CHARS].replace(CURLY_APOSTROPHE, "'")
+    windows = _trigger_windows(scan)
+    return _phrase_score(scan, windows), bool(windows)
+
+
+def _phrase_score(scan: str, windows: tuple[tuple[int, int], ...]) -> float:
     best = 0.0
-    for m in _candidate_phrases(scan):
+    for m in [m for lo, hi in windows for m in _PHRASES.finditer(scan, lo, hi)]:
         start = m.start()
         sentence_start = max((e.end() for e in _SENTENCE_END.finditer(scan, 0, start)), default=0)
         sentence = scan[sentence_start : _end_of_sentence(scan, m.end())]
@@ -128,13 +138,9 @@ def phrase_score(text: str | None) -> float:
     return best
 
 
-def _candidate_phrases(scan: str) -> list[re.Match[str]]:
-    """``_PHRASES`` matches within ``TRIGGER_REACH`` of a trigger word (windows merged), in order."""
-    return [m for lo, hi in _trigger_windows(scan) for m in _PHRASES.finditer(scan, lo, hi)]
-
-
-@lru_cache(maxsize=4096)  # phrase_score and has_trigger look at the same text
 def _trigger_windows(scan: str) -> tuple[tuple[int, int], ...]:
+    """Spans within ``TRIGGER_REACH`` of a trigger word (merged), where ``_PHRASES`` is looked for: the same
+    matches as over the whole text, in a fraction of the time."""
     windows: list[list[int]] = []
     for t in _TRIGGER.finditer(scan):
         lo, hi = max(0, t.start() - TRIGGER_REACH), min(len(scan), t.end() + TRIGGER_REACH)

@@ -13,7 +13,6 @@ These rarely use profanity, so a lexical model misses them. The patterns are one
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from llmdrift.score.spans import QUOTED, replace_spans
 
@@ -78,7 +77,6 @@ _NEGATED_HOSTILITY = re.compile(
 )
 
 
-@lru_cache(maxsize=4096)  # the rules, the mask and the pattern evidence all ask about the same text
 def _matches(scan: str) -> list[tuple[re.Match[str], str]]:
     """Every pattern match with its status: ``quoted`` (inside quotation marks: someone reporting or
     discussing it), ``negated`` ("you're not an idiot") or ``hit``."""
@@ -99,24 +97,34 @@ def _matches(scan: str) -> list[tuple[re.Match[str], str]]:
     return out
 
 
+def scan(text: str) -> tuple[float, bool, str]:
+    """One pass of the patterns over a text: (``PATTERN_SCORE`` or 0, negated, masked text); see
+    :func:`pattern_score` and :func:`masked`, which are this one scan's parts."""
+    norm = text.replace(CURLY_APOSTROPHE, "'")
+    matches = _matches(norm[:SCAN_CHARS])
+    statuses = {status for _, status in matches}
+    score = PATTERN_SCORE if "hit" in statuses else 0.0
+    negated = "hit" not in statuses and "negated" in statuses
+    if not any(c in norm for c in '"\u201c') and not _NEGATION_INSIDE.search(norm):
+        return score, negated, text  # nothing to mask (most texts): the same string, so its vector is reused
+    if len(norm) > SCAN_CHARS:
+        matches = _matches(norm)
+    spans = [(m.start(), m.end(), " negatedinsult ") for m, status in matches if status == "negated"]
+    spans += [(m.start(), m.end(), " negatedhostility ") for m in _NEGATED_HOSTILITY.finditer(norm)]
+    spans += [(m.start(), m.end(), " quotedtext ") for m in QUOTED.finditer(norm)]
+    return score, negated, replace_spans(norm, spans) if spans else text
+
+
 def pattern_score(text: str | None) -> tuple[float, bool]:
     """(``PATTERN_SCORE`` or 0, negated): a threat, incitement, dehumanisation or insult outside quotes and
     negation scores; ``negated`` is true when the only matches were negated ("you're not an idiot")."""
     if not text:
         return 0.0, False
-    statuses = {status for _, status in _matches(text[:SCAN_CHARS].replace(CURLY_APOSTROPHE, "'"))}
-    if "hit" in statuses:
-        return PATTERN_SCORE, False
-    return 0.0, "negated" in statuses
+    score, negated, _ = scan(text)
+    return score, negated
 
 
 def masked(text: str) -> str:
     """The text as the toxicity head reads its words: quotations, negated insults and negated hostility
     replaced by placeholder words, so that reporting or denying abuse does not read as abuse."""
-    scan = text.replace(CURLY_APOSTROPHE, "'")
-    if not any(c in scan for c in '"\u201c') and not _NEGATION_INSIDE.search(scan):
-        return text  # nothing to mask (most texts): the same string, so its vector can be reused
-    spans = [(m.start(), m.end(), " negatedinsult ") for m, status in _matches(scan) if status == "negated"]
-    spans += [(m.start(), m.end(), " negatedhostility ") for m in _NEGATED_HOSTILITY.finditer(scan)]
-    spans += [(m.start(), m.end(), " quotedtext ") for m in QUOTED.finditer(scan)]
-    return replace_spans(scan, spans) if spans else text
+    return scan(text)[2]

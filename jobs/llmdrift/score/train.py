@@ -46,12 +46,12 @@ HEAD_TASK = {
     "sentiment_negative": "sentiment",
 }
 _RULES = {"refusal": "refusal_rules", "toxicity": "toxicity_rules", "sentiment": "vader"}
-_VIEW = {"refusal": "refusal_", "toxicity": "toxicity_", "sentiment": ""}
+_VIEW = {"refusal": "masked_", "toxicity": "masked_", "sentiment": ""}
 EVIDENCE = {"refusal": "refusal_phrases", "toxicity": "toxicity_patterns"}  # noisy-OR blocks (heads.Head)
-# Words and static vector are read through the head's mask. Reading the raw text's vector instead would spare
-# re-encoding a fifth of the texts (about 0.1 ms an invocation) but cost precision where it matters: a quoted
-# slur reads as one (regression-set quoting 0.83 -> 0.33), "I'm sorry to hear that. Here is how..." as a
-# refusal (0.47 -> 0.76).
+# Refusal and toxicity read words and static vector through one mask. Reading the raw text's vector instead
+# would spare re-encoding a fifth of the texts but cost precision where it matters: a quoted slur reads as one
+# (regression-set quoting 0.83 -> 0.33), "I'm sorry to hear that. Here is how..." as a refusal (0.47 -> 0.76).
+# Sentiment reads the text as it is ("I can't wait" is a tone).
 TIER_BLOCKS: dict[str, dict[str, tuple[str, ...]]] = {
     "fast": {h: (f"{_VIEW[t]}words", f"{_VIEW[t]}static", _RULES[t]) for h, t in HEAD_TASK.items()},
 }
@@ -335,8 +335,11 @@ def train_tier(
         "neutral_band": band,
         "features": {
             "text_chars": features.TEXT_CHARS,
+            "embed_chars": features.EMBED_CHARS,
+            "vader_chars": features.VADER_CHARS,
             "hash_buckets": features.HASH_BUCKETS,
             "token_pattern": features.TOKEN_PATTERN,
+            "rule_scale": features.RULE_SCALE,
         },
         "training": provenance,
     }
