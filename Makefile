@@ -49,6 +49,7 @@ format: setup ## apply ruff fixes and formatting
 bench: setup ## ingest vs its floor, scoring vs naive, drift calibration and scale (writes bench-output/)
 	$(BIN)/python tests/benchmarks/bench_ingest.py --workdir bench-output
 	$(BIN)/python tests/benchmarks/bench_score.py --workdir bench-output
+	$(BIN)/python tests/benchmarks/bench_score_command.py --workdir bench-output
 	$(BIN)/python tests/benchmarks/bench_drift.py --workdir bench-output
 	$(BIN)/python tests/benchmarks/bench_drift_scale.py --workdir bench-output
 

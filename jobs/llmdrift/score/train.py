@@ -243,6 +243,7 @@ def train_tier(
 ) -> str:
     """Fit every head of ``tier``, write ``out/<tier>/``; returns the tier's version."""
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
 
     blocks_needed = {
         t: tuple(dict.fromkeys(b for h, bs in TIER_BLOCKS[tier].items() if HEAD_TASK[h] == t for b in bs))
@@ -273,11 +274,14 @@ def train_tier(
         model = LogisticRegression(
             C=C[task], solver="liblinear", intercept_scaling=10.0, max_iter=500, random_state=0
         )
-        model.fit(
-            _stack(feats[(task, "train")], blocks),
-            y,
-            sample_weight=sample_weights(train_rows, [int(t) for t in y]),
-        )
+        # One math thread: liblinear sums with OpenBLAS, whose threaded sums move the last bits, and the
+        # limit must come after scikit-learn has loaded scipy's OpenBLAS (a second library from numpy's).
+        with threadpool_limits(limits=1):
+            model.fit(
+                _stack(feats[(task, "train")], blocks),
+                y,
+                sample_weight=sample_weights(train_rows, [int(t) for t in y]),
+            )
         coef = model.coef_.ravel().astype(np.float16)
         bias = round(float(model.intercept_[0]), 6)
         offsets: dict[str, list[int]] = {}
