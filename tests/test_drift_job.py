@@ -64,7 +64,7 @@ def test_a_topic_shift_is_found_and_explained(spark: Any, shifted: Path) -> None
         .orderBy(clusters.change.desc())
         .first()
     )
-    assert top["change"] > 0.1  # a new topic took a share of the current window
+    assert top["change"] > 0.1, top["change"]  # a new topic took a share of the current window
     assert top["reference_share"] < top["current_share"]
     assert top["terms"]
     assert top["examples"]

@@ -34,7 +34,7 @@ from llmdrift.storage import normalize, storage_for
 
 DEMO_START = date(2026, 11, 2)
 DEMO_CONFIG = Path(__file__).parent / "aggregate" / "demo.toml"
-DEMO_CHANGES = (Change("topic_shift", 0.3), Change("refusal_rise", 0.12))
+DEMO_CHANGES = (Change("topic_shift", 0.3), Change("refusal_rise", 0.12), Change("toxicity_rise", 0.08))
 
 
 def run_demo(
@@ -136,6 +136,7 @@ def _summarise(spark: Any, warehouse: str, log: Callable[[str], None]) -> None:
             F.sum("completion_sentiment_sum").alias("sent"),
             F.sum("completion_sentiment_n").alias("sent_n"),
             F.sum("pii_prompts").alias("pii"),
+            F.sum("toxic_prompts").alias("toxic"),
         )
         .orderBy("dt")
         .collect()
@@ -144,7 +145,7 @@ def _summarise(spark: Any, warehouse: str, log: Callable[[str], None]) -> None:
         log(
             f"    {row['dt']}  ${row['cost'] or 0:>7,.2f}  refusal {row['refusals'] / max(row['scored'], 1):6.1%}"
             f" [{low or 0:.1%}, {high or 0:.1%}]  sentiment {(row['sent'] or 0) / max(row['sent_n'], 1):+.2f}"
-            f"  PII {row['pii'] / max(row['scored'], 1):5.1%}"
+            f"  toxic prompts {row['toxic'] / max(row['scored'], 1):5.1%}  PII {row['pii'] / max(row['scored'], 1):5.1%}"
         )
     anomalies = tables.read(spark, storage, warehouse, schemas.load("anomalies"))
     log("  anomalies, whole traffic, daily (robust z against the prior days):")

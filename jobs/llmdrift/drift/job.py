@@ -457,7 +457,10 @@ def _collect_samples(
     def table(name: str) -> Any:
         return tables.read(spark, storage, warehouse, schemas.load(name), days)
 
-    frame = sampled.toPandas()
+    # In a fixed order: Spark returns rows in an order that follows file sizes and partitioning, and the
+    # k-means of the explanations starts from rows picked by position.
+    frame = sampled.toPandas().sort_values(["slice_type", "slice", "window", "request_id"], kind="stable")
+    frame = frame.reset_index(drop=True)
     progress(f"{len(frame):,} sampled rows collected")
     if frame.empty:
         return {}

@@ -207,6 +207,21 @@ def evidence_precision(
     return out
 
 
+ASSISTANT_SOURCE = "assistant_texts"
+
+
+def assistant_texts(corpus: dict[str, list[Row]]) -> list[Row]:
+    """Non-toxic assistant replies from the refusal corpus's ``train`` rows: every refusal, and the answers of
+    chatgpt_refusals (poems, summaries, articles). The toxicity sources hold comments, forum posts and short
+    chat turns only, so without these an ordinary step-by-step answer scored 0.2-0.3 and one completion in
+    three of the demo read as toxic. gptfuzz's complying answers (jailbroken, harmful) are left out."""
+    out = []
+    for r in sorted(corpus.get("refusal", []), key=lambda r: r.id):
+        if r.split == "train" and not r.eval_only and (r.label == 1 or r.source == "chatgpt_refusals"):
+            out.append(Row(r.id, r.text, 0, ASSISTANT_SOURCE, "train", False, None, "assistant"))
+    return out
+
+
 def _two_label_rows(rows: Sequence[Row], y: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
     labels: dict[str, set[float]] = {}
     for r, t in zip(rows, y, strict=True):
@@ -257,6 +272,8 @@ def train_tier(
             part = [r for r in rows if r.split == split and not r.eval_only]
             if task == "refusal" and split == "train":
                 part += ordinary_texts(corpus)
+            if task == "toxicity" and split == "train":
+                part += assistant_texts(corpus)
             t0 = time.monotonic()
             rows_of[(task, split)] = part
             feats[(task, split)] = features.compute([r.text for r in part], blocks_needed[task])
