@@ -4,10 +4,7 @@ Every head reads some of these *blocks*, computed once per text and role and sha
 
 - ``words``: word 1-2 grams, hashed into ``HASH_BUCKETS`` columns (l2-normalised counts). No vocabulary to
   ship, and the same text always lands in the same columns.
-- ``chars``: character 2-5 grams inside word boundaries, hashed the same way (robust to spelling games, 8x
-  the cost of ``words``).
 - ``static``: the text's static embedding (256-d, the vector the scorer writes to ``embeddings`` anyway).
-- ``minilm``: the MiniLM sentence embedding (384-d; its dominant cost).
 - ``masked_words``, ``masked_static``: the same of the text as the refusal and toxicity heads read it
   (``toxicity.masked`` then ``refusal.masked``): quotations, look-alikes ("I can't wait", "sorry to hear"),
   negated insults and hostility replaced by placeholder words. Most texts have nothing to mask; their rows
@@ -58,9 +55,7 @@ Block = Any  # a scipy CSR matrix (hashed n-grams) or a dense float32 array, one
 VIEWS = ("masked",)
 BLOCKS = (
     "words",
-    "chars",
     "static",
-    "minilm",
     *[f"{view}_{kind}" for view in VIEWS for kind in ("words", "static")],
     "toxicity_rules",
     "toxicity_patterns",
@@ -71,22 +66,13 @@ BLOCKS = (
 
 
 @cache
-def _hasher(kind: str) -> Any:
+def _hasher() -> Any:
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    if kind == "words":
-        return HashingVectorizer(
-            n_features=HASH_BUCKETS,
-            ngram_range=(1, 2),
-            token_pattern=TOKEN_PATTERN,
-            alternate_sign=False,
-            norm="l2",
-            dtype=np.float32,
-        )
     return HashingVectorizer(
         n_features=HASH_BUCKETS,
-        analyzer="char_wb",
-        ngram_range=(2, 5),
+        ngram_range=(1, 2),
+        token_pattern=TOKEN_PATTERN,
         alternate_sign=False,
         norm="l2",
         dtype=np.float32,
@@ -158,19 +144,14 @@ def _vader(texts: Texts) -> Dense:
     return out
 
 
-def _embedding(name: str) -> Callable[[Sequence[str]], Dense]:
-    def compute(texts: Sequence[str]) -> Dense:
-        return encoder(name).encode([t[:EMBED_CHARS] for t in texts])
-
-    return compute
+def _static(texts: Sequence[str]) -> Dense:
+    return encoder("static").encode([t[:EMBED_CHARS] for t in texts])
 
 
 # Blocks of the texts themselves (also computed for the rows a view's mask changed)...
 _OF_STRINGS: dict[str, Callable[[Sequence[str]], Block]] = {
-    "words": lambda texts: _hasher("words").transform(texts),
-    "chars": lambda texts: _hasher("chars").transform(texts),
-    "static": _embedding("static"),
-    "minilm": _embedding("minilm"),
+    "words": lambda texts: _hasher().transform(texts),
+    "static": _static,
 }
 
 
@@ -238,7 +219,7 @@ def width(name: str) -> int:
     """Columns of a block."""
     view, _, kind = name.partition("_")
     name = kind if view in VIEWS and kind in ("words", "static") else name
-    widths = {"words": HASH_BUCKETS, "chars": HASH_BUCKETS, "static": 256, "minilm": 384}
+    widths = {"words": HASH_BUCKETS, "static": 256}
     widths.update({"toxicity_rules": 2, "toxicity_patterns": 1, "refusal_rules": 1, "refusal_phrases": 2})
     widths["vader"] = 3
     return widths[name]

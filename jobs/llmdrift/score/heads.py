@@ -1,4 +1,4 @@
-"""The learned text models: calibrated linear heads over shared text features, in two tiers.
+"""The learned text models: calibrated linear heads over shared text features, by tier.
 
 A *tier* (``fast``, the default and only one shipped) is a set of heads trained by ``llmdrift models train`` on the
 third-party labeled corpus (``llmdrift.score.train``):
@@ -11,7 +11,7 @@ third-party labeled corpus (``llmdrift.score.train``):
 Each head is a logistic model over some feature blocks (``llmdrift.score.features``), followed by Platt
 scaling fitted on the ``dev`` split so that its output is a probability; its decision threshold was chosen on
 ``dev`` for F1 (sentiment: the neutral band, for macro-F1). A tier lives in ``textmodels/<tier>/``:
-``manifest.json`` (blocks, biases, calibration, thresholds, training provenance and dev figures) and
+``manifest.json`` (blocks, biases, calibration, thresholds, evidence, training provenance, dev figures) and
 ``weights.f16.gz`` (every weight vector as float16, concatenated; gzip without timestamps, so a retrain from
 the same data gives the same bytes). The tier's *version* is a hash of both files; every scored row records it.
 """

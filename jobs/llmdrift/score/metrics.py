@@ -414,8 +414,8 @@ def score_texts(
     for head in heads:
         probs = model.heads[head].probability(feats)
         out[head] = [None if not t or not t.strip() else float(probs[at[t]]) for t in texts]
-    if "refusal_rules" in feats:
-        hit = np.asarray(feats["refusal_rules"]).sum(axis=1) > 0
+    if "refusal_phrases" in feats:  # the phrase evidence, not refusal_rules (any refusal word at all)
+        hit = np.asarray(feats["refusal_phrases"]).sum(axis=1) > 0
         out["refusal_phrase"] = [None if not t or not t.strip() else bool(hit[at[t]]) for t in texts]
     return out
 

@@ -58,7 +58,7 @@ def load(devset: Path, name: str) -> list[Item]:
     return items
 
 
-def score_texts(texts: Sequence[str], tier: str, embedder: str = "static") -> dict[str, list[Any]]:
+def scored_as_completions(texts: Sequence[str], tier: str, embedder: str = "static") -> dict[str, list[Any]]:
     """The scorer's columns for ``texts`` scored as completions (refusal, toxicity and sentiment of each)."""
     out: dict[str, list[Any]] = defaultdict(list)
     for lo in range(0, len(texts), BATCH):
@@ -143,7 +143,7 @@ def corpus_quality(
     out: dict[str, Any] = {}
     for task in TASK_FILES:
         rows = _sample([r for r in read_task(labeled, task) if r.split == split], limit)
-        scored = score_texts([r.text for r in rows], tier)
+        scored = scored_as_completions([r.text for r in rows], tier)
         groups: dict[str, list[int]] = defaultdict(list)
         for i, r in enumerate(rows):
             groups[r.source].append(i)
@@ -186,7 +186,9 @@ def devset_quality(devset: Path, tier: str = DEFAULT_TIER) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for task in ("refusal", "toxicity"):
         items = load(devset, task)
-        scores = [s or 0.0 for s in score_texts([i.text for i in items], tier)[f"completion_{task}_score"]]
+        scores = [
+            s or 0.0 for s in scored_as_completions([i.text for i in items], tier)[f"completion_{task}_score"]
+        ]
         threshold = model.heads[task].threshold
         figures = binary_figures([int(i.label) for i in items], scores, threshold)
         per_kind: dict[str, list[bool]] = defaultdict(list)
@@ -195,7 +197,10 @@ def devset_quality(devset: Path, tier: str = DEFAULT_TIER) -> dict[str, Any]:
         figures["accuracy_by_kind"] = {k: _r(sum(v) / len(v)) for k, v in sorted(per_kind.items())}
         out[task] = figures
     items = load(devset, "sentiment")
-    compound = [c or 0.0 for c in score_texts([i.text for i in items], tier)["completion_sentiment_compound"]]
+    compound = [
+        c or 0.0
+        for c in scored_as_completions([i.text for i in items], tier)["completion_sentiment_compound"]
+    ]
     labels = [SENTIMENT_CLASSES[i.label] for i in items]
     out["sentiment"] = sentiment_figures(labels, compound, model.neutral_band)
     return out

@@ -100,10 +100,6 @@ _NEGATED = re.compile(
 _SENTENCE_END = re.compile(r"[.!?\n]")
 
 
-def opening(text: str) -> str:
-    return text[:OPENING_CHARS]
-
-
 def phrase_score(text: str | None) -> float:
     """0.95 for a refusal phrase in the opening sentence(s), 0.75 further into the text, else 0."""
     if not text:
