@@ -247,6 +247,12 @@ def test_llmdrift_wheel_is_reproducible_and_complete(tmp_path: Path) -> None:
     assert "llmdrift/catalog/queries/latency_by_model.sql" in names or not list(
         (REPO / "jobs/llmdrift/catalog/queries").glob("*.sql")
     )
+    generator_data = REPO / "jobs/llmdrift/generate/data"
+    assert {
+        f"llmdrift/generate/data/{p.relative_to(generator_data).as_posix()}"
+        for p in generator_data.rglob("*.toml")
+    } <= names
+    assert "llmdrift/generate/data/domains/coding.toml" in names
     assert not [n for n in names if n.startswith("tests/") or "__pycache__" in n]
     assert not (REPO / "jobs" / "build").exists()  # built from a copy
 

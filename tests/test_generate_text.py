@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import copy
+import gzip
+import hashlib
+import json
 import random
 import re
 import statistics
+import tomllib
 from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
 from string import Formatter
+from typing import Any
 
 import pytest
 
@@ -25,6 +34,9 @@ from llmdrift.generate.text import (
     system_prompt,
     toxic_prompt,
 )
+from llmdrift.generate.traffic import Change, Scenario
+from llmdrift.generate.writer import write_logs
+from llmdrift.storage import LocalStorage
 
 ALL_DOMAINS = DOMAINS + NOVEL_DOMAINS
 REQUIRED_DOMAINS = {
@@ -436,3 +448,170 @@ def test_novel_domain_vocabulary_differs_from_baseline(samples: dict[str, list[C
         novel = _top_content_words([c.prompt for c in samples[domain][:1000]])
         jaccard = len(novel & baseline) / len(novel | baseline)
         assert jaccard < 0.2, (domain, sorted(novel & baseline))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The data files (llmdrift/generate/data) and the output they make, pinned
+# ---------------------------------------------------------------------------------------------------------
+
+DATA = Path(T.__file__).parent / "data"
+# Entries whose blanks and surrounding spaces are the point ("" = no greeting, " Thanks!" is appended).
+SPACED = {("common.toml", "prompts", "greetings"), ("common.toml", "prompts", "terse_prefixes")}
+SPACED |= {("common.toml", "prompts", "thanks")}
+
+
+def _parsed(name: str) -> dict[str, Any]:
+    return tomllib.loads((DATA / name).read_text(encoding="utf-8"))
+
+
+def _array_strings(value: object, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """(path, string) for every string inside an array, however deep."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _array_strings(item, (*path, key))
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, str):
+                yield path, item
+            else:
+                yield from _array_strings(item, path)
+
+
+def test_data_files_are_one_per_domain_plus_shared_ones() -> None:
+    files = {p.relative_to(DATA).as_posix() for p in DATA.rglob("*") if p.is_file()}
+    assert files == {"common.toml", "safety.toml", "code.toml", *(f"domains/{d}.toml" for d in ALL_DOMAINS)}
+    for name in sorted(files):
+        text = (DATA / name).read_text(encoding="utf-8")
+        assert _parsed(name), name
+        assert text.endswith("\n"), name
+        # An editor that strips trailing spaces must not change the output (code snippets keep them).
+        assert not [k for k, line in enumerate(text.splitlines(), 1) if line != line.rstrip()], name
+
+
+def test_data_entries_are_non_blank_and_trimmed() -> None:
+    for file in sorted(p.relative_to(DATA).as_posix() for p in DATA.rglob("*.toml")):
+        for path, entry in _array_strings(_parsed(file), (file,)):
+            if path[:3] in SPACED:
+                continue
+            assert entry.strip(), (path, entry)
+            if file != "code.toml":  # snippets start and end with a newline
+                assert entry == entry.strip(), (path, entry)
+
+
+def test_loaded_data_has_what_the_generator_needs() -> None:
+    assert set(T._REFUSALS) == set(T._PARTIAL_LEADS) == set(T._PARTIAL_TAILS) == set(REFUSAL_STYLES)
+    assert set(T._OPENERS) == set(T._INTENTS)
+    assert all(T._GUARDRAIL_MESSAGES)
+    assert all(len(pool) >= 3 for pool in (T._TOXIC_FRAMES, T._HARMFUL_PRESSURE, T._LOOKALIKE_FRAMES))
+    assert all(text and section in T._SECTIONS for text, section in T._LOOKALIKE_FRAMES)
+    assert set(T._CODE) == set(T._FENCE) == set(T._SPECS["coding"].vocab["language"])
+    for domain in ALL_DOMAINS:
+        spec = T._SPECS[domain]
+        assert spec.name == domain
+        assert spec.area
+        assert len(spec.safe_help) >= 3  # a partial refusal offers three to five tips
+        assert len(spec.situations) >= 2
+        pools = ("systems", "harmful", "asks", "mishaps", "facts", "steps", "fix_steps", "bullets", "shorts")
+        assert all(getattr(spec, pool) for pool in pools)
+        assert all(slot in spec.vocab for slot in spec.anchors)
+        assert all(k in spec.vocab and parent in spec.vocab for k, (parent, _) in spec.linked.items())
+        assert all(body for _heads, body, _tails in spec.drafts.values())
+        assert {kind for *_, kind in spec.prompts} <= set(spec.drafts)
+        for block in spec.blocks:
+            assert block.intros
+            assert (block.kind == "code") != bool(block.lines)
+            assert all(slot in spec.vocab for slot in block.fixed)
+
+
+def _coding() -> dict[str, Any]:
+    return copy.deepcopy(_parsed("domains/coding.toml"))
+
+
+def _set(data: dict[str, Any], path: str, value: object) -> dict[str, Any]:
+    *parents, last = path.split(".")
+    table = data
+    for key in parents:
+        table = table[key]
+    if value is None:
+        del table[last]
+    else:
+        table[last] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: _set(d, "vocabs", {}), "unknown key"),
+        (lambda d: _set(d, "templates.fact", "A fact."), "unknown key"),
+        (lambda d: _set(d, "templates.facts", None), "facts"),
+        (lambda d: _set(d, "templates.shorts", "\n\n"), "shorts has no templates"),
+        (lambda d: _set(d, "vocab.language", ["Python", " "]), "non-blank"),
+        (lambda d: _set(d, "vocab.language", "Python | Go"), "array"),
+        (lambda d: _set(d, "templates.prompts", "ponder | Think about {concept}. | {concept}"), "malformed"),
+        (lambda d: _set(d, "templates.prompts", "draft/memo | Write a memo. | a memo"), "unknown draft kind"),
+        (lambda d: _set(d, "linked.error.parent", "lang"), "parent"),
+        (lambda d: _set(d, "blocks", []), "blocks"),
+        (lambda d: d["blocks"][1].update(ts_step=[20, 0]) or d, "ts_step"),
+        (lambda d: d["blocks"][0].update(lines="{ts} x") or d, "kind"),
+        (lambda d: _set(d, "caveat_p", 1.5), "caveat_p"),
+    ],
+)
+def test_a_malformed_domain_file_is_refused_with_its_place(
+    change: Callable[[dict[str, Any]], dict[str, Any]], message: str
+) -> None:
+    T._spec("coding", _coding())  # the file as it is loads
+    with pytest.raises(ValueError, match=message) as raised:
+        T._spec("coding", change(_coding()))
+    assert "domains/coding.toml" in str(raised.value)
+
+
+# The generator's output is pinned: any change to the data files (or to the code) that alters what is
+# generated for a fixed seed fails here. If the change is deliberate, update the hashes below in the same
+# commit, and say so in its message; the demo's figures and the calibration studies depend on these bytes.
+# PINNED_DATA_SHA256 covers every entry of the data files (a sample can miss an edited entry); comments and
+# layout are free to change.
+PINNED_DATA_SHA256 = "348cb9b26d53236333bf4aa661c17bfb07549fc6130c8cb329af7c741b955323"
+PINNED_TEXT_SHA256 = "a8c890d27207c912d9325ad42cd5da5a09484f2f61bead3786792aa188a981e3"
+PINNED_LOGS_SHA256 = "d0c8ba3ab04ce82c32a6a014dc7dd5b24ae4df39afeb7daa14fc6966f06bbfb2"
+PINNED_SCENARIO = Scenario(  # about 300 records, with every kind of outcome (topic shift, refusals, toxicity)
+    seed=11,
+    start=date(2026, 11, 2),
+    days=1,
+    per_day=300,
+    changes=(Change("topic_shift", 0.3), Change("refusal_rise", 0.12), Change("toxicity_rise", 0.08)),
+    change_from=date(2026, 11, 2),
+    malformed_rate=0.01,
+    duplicate_rate=0.02,
+    offload_rate=0.02,
+)
+
+
+def test_data_content_is_pinned() -> None:
+    files = sorted(p.relative_to(DATA).as_posix() for p in DATA.rglob("*.toml"))
+    content = json.dumps({name: _parsed(name) for name in files}, ensure_ascii=False)  # order kept
+    assert hashlib.sha256(content.encode()).hexdigest() == PINNED_DATA_SHA256
+
+
+def test_text_output_is_pinned() -> None:
+    rng = random.Random(2026)
+    out: list[object] = []
+    for domain in ALL_DOMAINS:
+        out.append(conversation(rng, domain, turns=2, with_system=True, length=1.5, pii=True))
+        out += [conversation(rng, domain) for _ in range(20)]
+        out += [system_prompt(rng, domain), harmful_prompt(rng, domain), toxic_prompt(rng, domain)]
+        out.append(apology_lookalike(rng, domain))
+        out += [refusal(rng, s, partial=p, domain=domain) for s in REFUSAL_STYLES for p in (False, True)]
+        out.append(guardrail_message(rng))
+    assert hashlib.sha256("\n".join(map(repr, out)).encode()).hexdigest() == PINNED_TEXT_SHA256
+
+
+def test_generated_logs_are_pinned(tmp_path: Path) -> None:
+    stats = write_logs(PINNED_SCENARIO, LocalStorage(), str(tmp_path))
+    assert stats.records == 307
+    digest = hashlib.sha256()
+    for path in sorted(p for p in tmp_path.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        digest.update(path.relative_to(tmp_path).as_posix().encode() + b"\n")
+        digest.update(gzip.decompress(data) if path.name.endswith(".gz") else data)  # no gzip header
+    assert digest.hexdigest() == PINNED_LOGS_SHA256
