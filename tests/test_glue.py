@@ -339,6 +339,29 @@ def test_committed_template_is_up_to_date() -> None:
     )
 
 
+def test_every_resource_comes_from_exactly_one_group() -> None:
+    version, pins = gt.project_version(REPO), gt.read_requirements(REQUIREMENTS)
+    groups = gt.resource_groups(version, pins)
+    template = gt.build(version, pins)
+    owners: dict[str, list[str]] = {}
+    for group, made in groups.items():
+        assert made, f"the {group} group makes nothing"
+        for logical_id in made:
+            owners.setdefault(logical_id, []).append(group)
+    assert {k: v for k, v in owners.items() if len(v) > 1} == {}  # the groups are disjoint
+    assert list(template["Resources"]) == list(owners)  # all of them, in group order, and nothing else
+    assert list(_load_template()["Resources"]) == list(owners)  # what the committed file deploys
+    assert all(template["Resources"][k] == v for made in groups.values() for k, v in made.items())
+    assert set(owners).isdisjoint(template["Parameters"])  # one namespace of logical ids in CloudFormation
+    # Every IAM resource is the iam group's: a new (conditional) permission has one place to go.
+    iam = {k for k, v in template["Resources"].items() if v["Type"].startswith("AWS::IAM::")}
+    assert iam == set(groups["iam"])
+    with pytest.raises(gt.TemplateError, match="'Workflow' comes from both the jobs group and the workflow"):
+        gt.merge_resources({"jobs": {"Workflow": {}}, "workflow": groups["workflow"]}, {})
+    with pytest.raises(gt.TemplateError, match="'Schedule' comes from both the parameters and the workflow"):
+        gt.merge_resources({"workflow": {"Schedule": {}}}, template["Parameters"])
+
+
 def test_cfn_lint_is_clean() -> None:
     from cfnlint.api import ManualArgs, lint_file
 

