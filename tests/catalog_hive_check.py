@@ -2,7 +2,7 @@
 
 Run by ``tests/test_catalog.py`` (the test session's Spark has no Hive support, and a session's catalog cannot
 change once started): ``python tests/catalog_hive_check.py TMPDIR``. For every table it writes a few rows
-with ``llmdrift.tables`` (the jobs' own writer), runs the generated ``CREATE EXTERNAL TABLE``, ``MSCK REPAIR
+with ``llmdrift.core.tables`` (the jobs' own writer), runs the generated ``CREATE EXTERNAL TABLE``, ``MSCK REPAIR
 TABLE``, and reads the table back through the metastore. Prints one JSON object, keyed by table, on the last
 line of stdout. Everything (metastore, derby.log, Hive warehouse) stays under TMPDIR.
 """
@@ -74,8 +74,8 @@ def comparable(row: dict[str, Any]) -> str:
 
 
 def main(tmp: Path) -> dict[str, Any]:
-    from llmdrift import schemas, spark, tables
     from llmdrift.catalog import ddl
+    from llmdrift.core import schemas, spark, tables
 
     log4j = Path(spark.__file__).with_name("log4j2.properties").as_uri()
     session = spark.get_spark(

@@ -19,7 +19,7 @@ LOCAL_SAMPLES = Path(__file__).parent / "fixtures" / "real-samples.jsonl"
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    from llmdrift.spark import get_spark
+    from llmdrift.core.spark import get_spark
 
     session = get_spark("local[2]", {"spark.sql.shuffle.partitions": "2", "spark.driver.memory": "2g"})
     yield session
@@ -72,8 +72,8 @@ def small_scenario() -> Any:
 @pytest.fixture(scope="session")
 def small_logs(tmp_path_factory: pytest.TempPathFactory, small_scenario: Any) -> tuple[str, Any]:
     """One day of generated logs, written once per test run: (root, write stats)."""
+    from llmdrift.core.storage import storage_for
     from llmdrift.generate.writer import write_logs
-    from llmdrift.storage import storage_for
 
     root = str(tmp_path_factory.mktemp("logs"))
     stats = write_logs(small_scenario, storage_for(root), root)
@@ -89,12 +89,13 @@ def scored_warehouse() -> Any:
 def _scored_warehouse(spark: Any, scenario: Any, root: Path) -> Path:
     from datetime import UTC, datetime, timedelta
 
+    from llmdrift.core.runs import RunContext
+    from llmdrift.core.storage import LocalStorage
     from llmdrift.generate.writer import write_logs
-    from llmdrift.ingest.job import IngestConfig, RunContext
+    from llmdrift.ingest.job import IngestConfig
     from llmdrift.ingest.job import run as ingest
     from llmdrift.score.job import ScoreConfig
     from llmdrift.score.job import run as score
-    from llmdrift.storage import LocalStorage
 
     logs, warehouse = root / "logs", root / "wh"
     write_logs(scenario, LocalStorage(), str(logs))

@@ -11,16 +11,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from llmdrift import schemas, tables
-from llmdrift.aggregate import stats
-from llmdrift.aggregate.config import load as load_settings
 from llmdrift.aggregate.job import AggregateConfig
 from llmdrift.aggregate.job import run as aggregate
-from llmdrift.ingest.job import IngestConfig, RunContext
+from llmdrift.core import intervals, schemas, tables
+from llmdrift.core.runs import RunContext
+from llmdrift.core.settings import load as load_settings
+from llmdrift.core.storage import LocalStorage
+from llmdrift.ingest.job import IngestConfig
 from llmdrift.ingest.job import run as ingest
 from llmdrift.score.job import ScoreConfig
 from llmdrift.score.job import run as score
-from llmdrift.storage import LocalStorage
 
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 NOW = datetime(2026, 11, 25, 8, tzinfo=UTC)
@@ -137,7 +137,7 @@ def test_intervals_and_percentiles_are_exact(spark: Any, aggregated: tuple[Path,
     daily = read(spark, warehouse, "usage_daily").orderBy("invocations", ascending=False).limit(3).collect()
     inv = read(spark, warehouse, "invocations")
     for row in daily:
-        low, high = stats.wilson(row["refusals"], row["scored"])
+        low, high = intervals.wilson(row["refusals"], row["scored"])
         assert row["refusal_ci_low"] == pytest.approx(low)
         assert row["refusal_ci_high"] == pytest.approx(high)
         cond = (inv.dt == row["dt"]) & (inv.caller_name == row["caller_name"]) & (inv.region == row["region"])
@@ -163,13 +163,15 @@ def test_templates_cover_every_invocation(spark: Any, aggregated: tuple[Path, An
     assert templates.filter(F.length("template_id") != 16).count() == 0
     # The ids (the scorer's where a row is scored, else from the texts) group exactly as the texts say.
     texts = read(spark, warehouse, "invocations").select("dt", "system_text", "prompt_text").collect()
-    expected = Counter((str(r["dt"]), stats.template_id(r["system_text"], r["prompt_text"])) for r in texts)
+    expected = Counter(
+        (str(r["dt"]), templates.template_id(r["system_text"], r["prompt_text"])) for r in texts
+    )
     rows = templates.select("dt", "template_id", "invocations", "skeleton", "representative_text").collect()
     assert {(str(r["dt"]), r["template_id"]): r["invocations"] for r in rows} == dict(expected)
     whole = [r for r in rows if len(r["representative_text"] or "") < 300]  # the text is cut at 300
     assert whole
     for r in whole:
-        assert r["skeleton"] == stats.skeleton(r["representative_text"])
+        assert r["skeleton"] == templates.skeleton(r["representative_text"])
 
 
 def test_a_rerun_replaces_exactly_its_partitions(spark: Any, aggregated: tuple[Path, Any]) -> None:

@@ -13,8 +13,10 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from llmdrift.aggregate import cloudwatch, stats
-from llmdrift.aggregate.config import AlertRule, ConfigError, DriftSettings, load
-from llmdrift.aggregate.job import find_alerts, find_anomalies, slice_series
+from llmdrift.aggregate.series import find_alerts, find_anomalies, slice_series
+from llmdrift.core import intervals
+from llmdrift.core.settings import AlertRule, ConfigError, DriftSettings, load
+from llmdrift.text import templates
 
 
 def test_error_classes() -> None:
@@ -30,37 +32,37 @@ def test_error_classes() -> None:
 def test_wilson_interval_by_hand() -> None:
     # k=5, n=100, z=1.96: centre (0.05 + 3.8416/200) / (1 + 3.8416/100) = 0.069208 / 1.038416 = 0.066648;
     # half 1.96 * sqrt(0.000475 + 3.8416/40000) / 1.038416 = 1.96 * 0.023897 / 1.038416 = 0.045105
-    low, high = stats.wilson(5, 100)
+    low, high = intervals.wilson(5, 100)
     assert low == pytest.approx(0.0215, abs=1e-4)
     assert high == pytest.approx(0.1118, abs=1e-4)
-    assert stats.wilson(0, 0) == (None, None)
-    low0, high0 = stats.wilson(0, 10)
+    assert intervals.wilson(0, 0) == (None, None)
+    low0, high0 = intervals.wilson(0, 10)
     assert low0 == 0.0
     assert high0 == pytest.approx(0.2775, abs=1e-4)
-    low1, high1 = stats.wilson(10, 10)
+    low1, high1 = intervals.wilson(10, 10)
     assert high1 == pytest.approx(1.0)
     assert low1 == pytest.approx(0.7225, abs=1e-4)
 
 
 def test_skeletons_mask_the_variable_parts() -> None:
-    a = stats.skeleton('Summarise ticket #48211 from Jane Doe: "my order never came" (2026-11-02)')
-    b = stats.skeleton('Summarise ticket #90 from Bob Stone: "refund please" (2026-12-01)')
+    a = templates.skeleton('Summarise ticket #48211 from Jane Doe: "my order never came" (2026-11-02)')
+    b = templates.skeleton('Summarise ticket #90 from Bob Stone: "refund please" (2026-12-01)')
     assert a == b == "summarise ticket <num> from <name> <quote>"
-    assert stats.skeleton("Fix this:\n```python\nprint(1)\n```") == "fix this <code>"
-    assert stats.skeleton(None) == ""
-    assert stats.skeleton("Email jane@example.com about https://x.io/a") == "email <email> about <url>"
+    assert templates.skeleton("Fix this:\n```python\nprint(1)\n```") == "fix this <code>"
+    assert templates.skeleton(None) == ""
+    assert templates.skeleton("Email jane@example.com about https://x.io/a") == "email <email> about <url>"
 
 
 def test_template_ids_are_stable_and_group_near_duplicates() -> None:
     system = "You are Acme Corp's support assistant. Answer in 3 sentences."
-    same = stats.template_id(system, "Summarise ticket #1 from Ann Lee: hi")
-    assert same == stats.template_id(
+    same = templates.template_id(system, "Summarise ticket #1 from Ann Lee: hi")
+    assert same == templates.template_id(
         "You are Globex Inc's support assistant. Answer in 5 sentences.",
         "Summarise ticket #77 from Raj Patel: hi",
     )
-    assert same != stats.template_id(None, "Summarise ticket #1 from Ann Lee: hi")
+    assert same != templates.template_id(None, "Summarise ticket #1 from Ann Lee: hi")
     assert len(same) == 16
-    assert same == "f" * 0 + stats.template_id(
+    assert same == "f" * 0 + templates.template_id(
         system, "Summarise ticket #1 from Ann Lee: hi"
     )  # deterministic
 

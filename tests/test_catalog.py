@@ -21,12 +21,12 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from llmdrift import schemas
 from llmdrift.catalog import ddl
 from llmdrift.catalog.sync import CatalogError, find_partitions, sync, table_differs
 from llmdrift.cli import main
-from llmdrift.schemas import Column, TableSchema
-from llmdrift.storage import LocalStorage
+from llmdrift.core import schemas
+from llmdrift.core.schemas import Column, TableSchema
+from llmdrift.core.storage import LocalStorage
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES = ddl.table_names()
@@ -493,7 +493,7 @@ def test_sync_reads_an_s3_warehouse(glue: Any) -> None:
     """The production layout: the warehouse in S3 (moto's S3 here, through llmdrift's S3Storage)."""
     import boto3
 
-    from llmdrift.storage import S3Storage
+    from llmdrift.core.storage import S3Storage
 
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="lake")

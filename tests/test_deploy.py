@@ -173,13 +173,13 @@ def test_wheelhouse_command_targets_glue_workers(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def model_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from llmdrift.score.models import STATIC_NAME, model_dir
+    from llmdrift.text.embedders import STATIC_NAME, model_dir
 
     return d.build_models_wheel(model_dir() / STATIC_NAME, "0.1.0", tmp_path_factory.mktemp("models-wheel"))
 
 
 def test_models_wheel_is_a_valid_reproducible_wheel(model_wheel: Path, tmp_path: Path) -> None:
-    from llmdrift.score.models import STATIC_NAME, model_dir
+    from llmdrift.text.embedders import STATIC_NAME, model_dir
 
     assert model_wheel.name == "llmdrift_models-0.1.0-py3-none-any.whl"
     again = d.build_models_wheel(model_dir() / STATIC_NAME, "0.1.0", tmp_path)
@@ -220,7 +220,7 @@ def test_installed_models_wheel_is_where_scoring_looks(model_wheel: Path, tmp_pa
     env = {k: v for k, v in os.environ.items() if k != "LLMDRIFT_MODEL_DIR"}
     env |= {"PYTHONPATH": str(target), "HOME": str(tmp_path / "empty-home")}
     code = (
-        "from llmdrift.score import models\n"
+        "from llmdrift.text import embedders as models\n"
         "print(models.model_dir())\n"
         "print(models.encoder('static').encode(['a refusal']).shape)\n"
     )

@@ -10,11 +10,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from llmdrift import schemas, tables
+from llmdrift.core import schemas, tables
+from llmdrift.core.runs import RunContext
+from llmdrift.core.storage import LocalStorage
 from llmdrift.dq.job import DQConfig, DQError, judge, run, validate_frame
 from llmdrift.dq.suites import WARNING, between, suites
-from llmdrift.ingest.job import RunContext
-from llmdrift.storage import LocalStorage
 
 NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
 DAYS = ("2026-11-02", "2026-11-03")
@@ -68,7 +68,8 @@ def pipeline_warehouse(spark: Any, tmp_path_factory: pytest.TempPathFactory, sco
     """Two scored days, aggregated, with a drift run: what `llmdrift run` leaves behind."""
     from llmdrift.aggregate.job import AggregateConfig
     from llmdrift.aggregate.job import run as aggregate
-    from llmdrift.drift.job import DriftConfig, Window
+    from llmdrift.core.windows import Window
+    from llmdrift.drift.job import DriftConfig
     from llmdrift.drift.job import run as drift
     from llmdrift.generate.traffic import Scenario
 
@@ -168,7 +169,7 @@ def test_results_stay_with_their_checks_when_one_errors() -> None:
 
 
 def test_the_policy_comes_from_the_config_file_unless_the_command_line_says(tmp_path: Path) -> None:
-    from llmdrift.aggregate.config import ConfigError, load
+    from llmdrift.core.settings import ConfigError, load
     from llmdrift.pipeline import PipelineConfig
 
     good = tmp_path / "llmdrift.toml"

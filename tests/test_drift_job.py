@@ -11,13 +11,15 @@ from typing import Any
 
 import pytest
 
-from llmdrift import schemas, tables
+from llmdrift.core import schemas, tables
+from llmdrift.core.runs import RunContext
+from llmdrift.core.storage import LocalStorage
+from llmdrift.core.windows import Window
 from llmdrift.cost.prices import load_profiles, profile_target
-from llmdrift.drift.job import DriftConfig, Window, _sliced
+from llmdrift.drift.job import DriftConfig
 from llmdrift.drift.job import run as drift
+from llmdrift.drift.sample import sliced
 from llmdrift.generate.traffic import Change, Scenario
-from llmdrift.ingest.job import RunContext
-from llmdrift.storage import LocalStorage
 
 NOW = datetime(2026, 11, 25, 8, tzinfo=UTC)
 START = date(2026, 11, 2)
@@ -133,7 +135,7 @@ def test_metrics_scored_before_template_ids_get_them_from_the_texts(
     tables.overwrite_partitions(stored.withColumn("template_id", F.lit(None).cast("string")), str(old), met_s)
     reference, current = Window.parse("2026-11-02..2026-11-04"), Window.parse("2026-11-04")
     days = [(d,) for d in reference.days + current.days]
-    counts = [_sliced(spark, str(w), current, DriftConfig(str(w)), days)[1] for w in (shifted, old)]
+    counts = [sliced(spark, str(w), current, DriftConfig(str(w)), days)[1] for w in (shifted, old)]
     assert counts[0] == counts[1]
     assert sum(1 for k in counts[0] if k[0] == "template") >= 5
 
@@ -143,7 +145,7 @@ def test_endpoints_without_a_base_model_are_sliced_as_pricing_sees_them(spark: A
     by their ARN: the model slices agree with the invocations, and none is a mix called "(unknown)"."""
     reference, current = Window.parse("2026-11-02..2026-11-04"), Window.parse("2026-11-04")
     days = [(d,) for d in reference.days + current.days]
-    _, counts = _sliced(spark, str(shifted), current, DriftConfig(str(shifted)), days)
+    _, counts = sliced(spark, str(shifted), current, DriftConfig(str(shifted)), days)
     profiles = load_profiles()
     invocations = tables.read(spark, LocalStorage(), str(shifted), schemas.load("invocations"))
     scored = tables.read(spark, LocalStorage(), str(shifted), schemas.load("invocation_metrics"))

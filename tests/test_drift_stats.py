@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from llmdrift.core.windows import Window
 from llmdrift.drift import explain, stats
-from llmdrift.drift.job import DriftConfig, Window, evaluate_slices
+from llmdrift.drift.config import DriftConfig
+from llmdrift.drift.pool import evaluate_slices
 
 
 def unit(a: np.ndarray) -> np.ndarray:
@@ -253,7 +255,8 @@ def test_slices_give_the_same_verdicts_in_a_process_pool_as_in_one_process() -> 
 SCRIPT = """
 import numpy as np
 import pandas as pd
-from llmdrift.drift.job import DriftConfig, evaluate_slices
+from llmdrift.drift.config import DriftConfig
+from llmdrift.drift.pool import evaluate_slices
 
 def rows(rng, n):
     return pd.DataFrame({"request_id": [f"r{i}" for i in range(n)], "embed": [True] * n,

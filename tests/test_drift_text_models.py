@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
-from llmdrift.drift import job
-from llmdrift.drift.job import TEXT_MODEL_METRICS, DriftConfig
+from llmdrift.drift import registry
+from llmdrift.drift.config import DriftConfig
+from llmdrift.drift.registry import TEXT_MODEL_METRICS, SliceSample
+from llmdrift.drift.sample import text_model_column
 
 
 def frame(n: int, model: str, refusal_rate: float, seed: int) -> Any:
@@ -32,11 +34,9 @@ def frame(n: int, model: str, refusal_rate: float, seed: int) -> Any:
 def evaluate(ref: Any, cur: Any) -> dict[str, dict[str, Any]]:
     config = DriftConfig("/unused", min_samples=20, workers=1, permutations=50)
     empty = (np.zeros((0, 0)), np.zeros((0, 0)))
-    rows = job._evaluate_slice(
+    rows = registry.evaluate_slice(
         ("all", "*"),
-        ref,
-        cur,
-        {"prompt": empty, "completion": empty},
+        SliceSample(ref, cur, {"prompt": empty, "completion": empty}),
         (len(ref), len(cur)),
         config,
         np.random.default_rng(0),
@@ -66,7 +66,8 @@ def test_one_model_on_both_sides_is_compared_and_a_mixed_window_is_not() -> None
 
 
 def test_every_text_metric_is_a_drift_feature() -> None:
-    assert set(job.CONTINUOUS + job.FLAGS) >= TEXT_MODEL_METRICS
+    assert {t.feature for t in registry.REGISTRY if t.text_model} == TEXT_MODEL_METRICS
+    assert set(registry.CONTINUOUS + registry.FLAGS) >= TEXT_MODEL_METRICS
 
 
 def test_the_text_model_is_read_from_the_scorer_version(spark: Any) -> None:
@@ -77,5 +78,5 @@ def test_the_text_model_is_read_from_the_scorer_version(spark: Any) -> None:
         "1-static-comprehend",
     ]
     df = spark.createDataFrame([(v,) for v in versions], "scorer_version string")
-    got = [r[0] for r in df.select(job.text_model_column()).collect()]
+    got = [r[0] for r in df.select(text_model_column()).collect()]
     assert got == ["fast-9c414c24", "accurate-00ff00ff-comprehend", "v1-rules", "comprehend"]

@@ -25,11 +25,12 @@ from typing import Any
 
 import pytest
 
-from llmdrift import schemas, tables
 from llmdrift.cli import main as cli
-from llmdrift.ingest.job import IngestConfig, IngestResult, RunContext, run
-from llmdrift.lock import LOCK_FILE, LockError, acquire, release
-from llmdrift.storage import LocalStorage, StorageError
+from llmdrift.core import schemas, tables
+from llmdrift.core.lock import LOCK_FILE, LockError, acquire, release
+from llmdrift.core.runs import RunContext
+from llmdrift.core.storage import LocalStorage, StorageError
+from llmdrift.ingest.job import IngestConfig, IngestResult, run
 
 HOUR = datetime(2026, 11, 2, 10, tzinfo=UTC)
 NOW = datetime(2026, 11, 25, 8, tzinfo=UTC)

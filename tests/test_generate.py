@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from llmdrift.bedrock.layout import is_record_name
+from llmdrift.core.storage import LocalStorage
 from llmdrift.generate.text import NOVEL_DOMAINS
 from llmdrift.generate.traffic import SWAP_FROM, SWAP_TO, Change, Scenario, records_for_hour
 from llmdrift.generate.writer import write_logs
-from llmdrift.storage import LocalStorage
 
 BASE = Scenario(seed=5, start=date(2026, 11, 2), days=1, per_day=600)
 

@@ -18,6 +18,7 @@ from string import Formatter
 from typing import Any
 
 import pytest
+from llmdrift.storage import LocalStorage
 
 from llmdrift.generate import text as T
 from llmdrift.generate.text import (
@@ -36,7 +37,6 @@ from llmdrift.generate.text import (
 )
 from llmdrift.generate.traffic import Change, Scenario
 from llmdrift.generate.writer import write_logs
-from llmdrift.storage import LocalStorage
 
 ALL_DOMAINS = DOMAINS + NOVEL_DOMAINS
 REQUIRED_DOMAINS = {

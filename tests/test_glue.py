@@ -273,9 +273,9 @@ def test_glue_script_bad_arguments_exit_2_with_a_message(capsys: pytest.CaptureF
 
 @pytest.fixture(scope="module")
 def tiny_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from llmdrift.core.storage import LocalStorage
     from llmdrift.generate.traffic import Scenario
     from llmdrift.generate.writer import write_logs
-    from llmdrift.storage import LocalStorage
 
     root = tmp_path_factory.mktemp("glue-logs")
     write_logs(Scenario(seed=3, start=date(2026, 11, 2), days=2, per_day=90), LocalStorage(), str(root))
@@ -293,8 +293,8 @@ def test_glue_script_runs_the_chained_jobs_locally(
     sync against moto's Glue); a second analyse run finds the day already compared and skips drift."""
     from moto import mock_aws
 
-    from llmdrift import schemas, tables
-    from llmdrift.storage import LocalStorage
+    from llmdrift.core import schemas, tables
+    from llmdrift.core.storage import LocalStorage
 
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(key, value)
@@ -583,10 +583,8 @@ def test_requirements_are_the_runtime_closure_minus_glue_pinned_as_constraints()
 GLUE_MODULES = [
     "glue_args.py",
     "pipeline.py",
-    "spark.py",
-    "storage.py",
-    "tables.py",
-    "schemas.py",
+    "core",
+    "text",
     "ingest",
     "bedrock",
     "score",
@@ -688,7 +686,7 @@ def test_the_analyse_job_needs_only_the_requirements() -> None:
     code = (
         "from llmdrift.glue_args import parse\n"
         f"parse(['j', '--warehouse', 'w', '--steps', '{gt.ANALYSE_STEPS}']).pipeline_config().job_configs()\n"
-        "from llmdrift.score import models\n"
+        "from llmdrift.text import embedders as models\n"
         "models.encoder('static').encode(['hello there']); models.sentiment_analyzer().polarity_scores('good')\n"
         "models.profanity_model().predict_prob(['you are kind'])\n"
     )

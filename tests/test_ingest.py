@@ -11,9 +11,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from llmdrift import schemas, tables
-from llmdrift.ingest.job import IngestConfig, IngestError, RunContext, read_state, run
-from llmdrift.storage import LocalStorage
+from llmdrift.core import schemas, tables
+from llmdrift.core.runs import RunContext, StateError, read_state
+from llmdrift.core.storage import LocalStorage
+from llmdrift.ingest.job import IngestConfig, IngestError, run
 
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 WINDOW_END = DAY + timedelta(days=1, hours=1)  # the hour after the day holds late deliveries
@@ -240,5 +241,5 @@ def test_corrupt_state_file_is_a_clear_error(spark: Any, small_logs: tuple[str, 
     state = tmp_path / "wh" / "_state" / "ingest.json"
     state.parent.mkdir(parents=True)
     state.write_text("{oops")
-    with pytest.raises(IngestError, match="not a valid ingest state file"):
+    with pytest.raises(StateError, match="not a valid ingest state file"):
         ingest(spark, small_logs[0], tmp_path / "wh", start=None)

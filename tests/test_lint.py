@@ -1,4 +1,4 @@
-"""ruff and mypy stay clean: CI runs them as part of the test suite."""
+"""ruff, mypy and the import-layer contract stay clean: CI runs them as part of the test suite."""
 
 from __future__ import annotations
 
@@ -27,3 +27,10 @@ def test_ruff_format() -> None:
 def test_mypy_strict() -> None:
     proc = run(str(BIN / "mypy"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_import_layers() -> None:
+    """The layer and acyclic contracts of [tool.importlinter] in pyproject.toml (README, Architecture)."""
+    proc = run(str(BIN / "lint-imports"), "--no-cache")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 kept, 0 broken" in proc.stdout, proc.stdout

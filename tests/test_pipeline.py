@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from llmdrift import cli
-from llmdrift.aggregate.config import AggregateSettings, DriftSettings
+from llmdrift.core.settings import AggregateSettings, DriftSettings
 from llmdrift.pipeline import DEFAULT_STEPS, STEPS, PipelineConfig, PipelineResult, parse_steps
 
 

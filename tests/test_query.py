@@ -1,4 +1,4 @@
-"""Athena SQL run locally (sqlglot -> DuckDB) on a small warehouse written by Spark with llmdrift.tables.
+"""Athena SQL run locally (sqlglot -> DuckDB) on a small warehouse written by Spark with llmdrift.core.tables.
 
 No Trino server can be installed, so these check the named queries' numbers through the local engine; the
 same files are what Athena runs (they are Athena SQL, parsed here with sqlglot's athena dialect).
@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import sqlglot
 
-from llmdrift import schemas, tables
-from llmdrift.aggregate.stats import wilson
 from llmdrift.catalog import query as q
 from llmdrift.cli import main
+from llmdrift.core import schemas, tables
+from llmdrift.core.intervals import wilson
 
 NOW = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
 NAMED = [

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from llmdrift.bedrock.records import OffloadError
+from llmdrift.core.storage import LocalStorage
 from llmdrift.ingest.reader import ReaderOptions, decompress, make_fetcher, parse_object
-from llmdrift.storage import LocalStorage
 
 HOUR = datetime(2026, 11, 2, 10, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from llmdrift import schemas
 from llmdrift.bedrock.records import OffloadError, parse_caller, parse_line
+from llmdrift.core import schemas
 
 FOLDER = datetime(2026, 4, 20, 0, tzinfo=UTC)
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from llmdrift import s3a, schemas, tables
-from llmdrift.storage import S3Storage, StorageError, storage_for
+from llmdrift.core import s3a, schemas, tables
+from llmdrift.core.storage import S3Storage, StorageError, storage_for
 
 needs_s3a = pytest.mark.skipif(not s3a.present(), reason="S3A jars not fetched (make setup fetches them)")
 
@@ -66,14 +66,14 @@ def test_listing_and_deleting_past_one_page(s3_env: Any) -> None:
 
 
 def test_the_warehouse_lock_on_s3(s3_env: Any) -> None:
-    from llmdrift.lock import LOCK_FILE, LockError, acquire, release
+    from llmdrift.core.lock import LOCK_FILE, LockError, acquire, release
 
     warehouse = s3_env.make_bucket("lock-on-s3") + "/wh"
     acquire(warehouse, "first", log=lambda _: None)
     try:
         holder = S3Storage().read_bytes(f"{warehouse}/{LOCK_FILE}")
         assert b'"first"' in holder
-        from llmdrift import lock
+        from llmdrift.core import lock
 
         held = lock._held.pop(warehouse)  # look like another process to ourselves
         try:

@@ -8,7 +8,7 @@ from importlib import resources
 import pyarrow as pa
 import pytest
 
-from llmdrift import schemas
+from llmdrift.core import schemas
 from llmdrift.ingest.reader import parsed_schema
 
 TABLES = ("invocations", "quarantine", "ingest_runs")

@@ -13,9 +13,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from llmdrift import schemas, tables
+from llmdrift.core import schemas, tables
+from llmdrift.core.runs import RunContext
+from llmdrift.core.storage import LocalStorage
 from llmdrift.generate.traffic import records_for_hour
-from llmdrift.ingest.job import IngestConfig, RunContext
+from llmdrift.ingest.job import IngestConfig
 from llmdrift.ingest.job import run as ingest
 from llmdrift.score import metrics
 from llmdrift.score.comprehend import ComprehendScorer
@@ -23,7 +25,6 @@ from llmdrift.score.heads import text_model
 from llmdrift.score.job import ScoreConfig
 from llmdrift.score.job import run as score
 from llmdrift.score.metrics import REGISTRY
-from llmdrift.storage import LocalStorage
 
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 END = DAY + timedelta(days=1, hours=1)

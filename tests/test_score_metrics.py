@@ -290,7 +290,7 @@ def test_known_vectors_are_used_instead_of_encoding() -> None:
 
 
 def test_the_metrics_schema_file_matches_the_registry() -> None:
-    from llmdrift import schemas
+    from llmdrift.core import schemas
 
     columns = {c.name: c for c in schemas.load("invocation_metrics").columns}
     for metric in REGISTRY.metrics:
@@ -300,7 +300,7 @@ def test_the_metrics_schema_file_matches_the_registry() -> None:
 
 
 def test_words_count_the_whole_text_and_redaction_reads_all_of_it() -> None:
-    from llmdrift.score import pii
+    from llmdrift.text import pii
 
     huge = "word " * 5000  # 25,000 characters: scored on its opening, counted in full
     assert score(prompt=huge)["prompt_text_words"] == 5000

@@ -10,8 +10,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from llmdrift.score import pii
-from llmdrift.storage import join
+from llmdrift.core.storage import join
+from llmdrift.text import pii
 
 NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
 
@@ -53,11 +53,11 @@ def _personal_data(root: Path) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def redacted_run(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Two days of logs with personal data, run through every step with --redact-pii."""
+    from llmdrift.core.runs import RunContext
+    from llmdrift.core.storage import LocalStorage
     from llmdrift.generate.traffic import Change, Scenario
     from llmdrift.generate.writer import write_logs
-    from llmdrift.ingest.job import RunContext
     from llmdrift.pipeline import PipelineConfig, run_pipeline
-    from llmdrift.storage import LocalStorage
 
     root = tmp_path_factory.mktemp("redacted")
     logs, warehouse = root / "logs", root / "wh"
@@ -98,8 +98,8 @@ def test_redaction_leaves_no_personal_data_in_any_output_file(redacted_run: dict
 
 
 def test_run_logs_print_no_prompt_or_completion_text(spark: Any, redacted_run: dict[str, Any]) -> None:
-    from llmdrift import schemas, tables
-    from llmdrift.storage import LocalStorage
+    from llmdrift.core import schemas, tables
+    from llmdrift.core.storage import LocalStorage
 
     warehouse = str(redacted_run["warehouse"])
     rows = tables.read(spark, LocalStorage(), warehouse, schemas.load("invocations")).select(

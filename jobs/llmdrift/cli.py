@@ -87,9 +87,9 @@ def _run_jobs(
 
     The command's warehouse is locked for the duration: a second run on it at the same time refuses.
     """
-    from llmdrift.ingest.job import RunContext
-    from llmdrift.lock import LockError, warehouse_lock
-    from llmdrift.storage import StorageError
+    from llmdrift.core.lock import LockError, warehouse_lock
+    from llmdrift.core.runs import RunContext
+    from llmdrift.core.storage import StorageError
 
     caught: JobErrors = (*errors, LockError, StorageError)
     spark = _spark(master, conf, [warehouse, logs or ""])
@@ -108,8 +108,8 @@ def _run_jobs(
 
 
 def _spark(master: str, conf: list[str] | None, uris: list[str]) -> Any:
-    from llmdrift import s3a
-    from llmdrift.spark import get_spark, parse_conf
+    from llmdrift.core import s3a
+    from llmdrift.core.spark import get_spark, parse_conf
 
     try:
         settings = parse_conf(conf or [])
@@ -152,9 +152,9 @@ def generate(
     ] = 0.0,
 ) -> None:
     """Write realistic Bedrock invocation logs (gzipped JSON lines in Bedrock's S3 layout)."""
+    from llmdrift.core.storage import normalize, storage_for
     from llmdrift.generate.traffic import Change, Scenario
     from llmdrift.generate.writer import write_logs
-    from llmdrift.storage import normalize, storage_for
 
     first = parse_day(start, "--start")
     try:
@@ -221,8 +221,9 @@ def ingest(
     ] = False,
 ) -> None:
     """Ingest Bedrock invocation logs into the invocations and quarantine tables (incremental, idempotent)."""
-    from llmdrift.ingest.job import IngestConfig, IngestError, RunContext, result_dict, run
-    from llmdrift.storage import StorageError
+    from llmdrift.core.runs import RunContext
+    from llmdrift.core.storage import StorageError
+    from llmdrift.ingest.job import IngestConfig, IngestError, result_dict, run
 
     try:
         config = IngestConfig(
@@ -260,7 +261,7 @@ app.add_typer(models_app, name="models")
 @models_app.command("build")
 def models_build(force: Annotated[bool, typer.Option(help="Rebuild even if present.")] = False) -> None:
     """Distil the static embedding model from the installed MiniLM into the model cache."""
-    from llmdrift.score.models import build_static
+    from llmdrift.text.embedders import build_static
 
     typer.echo(build_static(force=force, log=_log))
 
@@ -278,8 +279,8 @@ def models_train(
 ) -> None:
     """Train the refusal, toxicity and sentiment heads from the labeled corpus (byte-for-byte reproducible)."""
     from llmdrift.score.heads import TIERS, shipped_dir
-    from llmdrift.score.models import ModelError
     from llmdrift.score.train import TrainError, train
+    from llmdrift.text.embedders import ModelError
 
     if tier != "all" and tier not in TIERS:
         raise typer.BadParameter(f"{tier!r} is not {', '.join(TIERS)} or all", param_hint="--tier")
@@ -296,7 +297,7 @@ def models_train(
 @app.command("s3a-jars")
 def s3a_jars(force: Annotated[bool, typer.Option(help="Fetch again even if present.")] = False) -> None:
     """Fetch the two Hadoop S3A jars local Spark needs for s3:// paths (once, from PyPI, into a cache)."""
-    from llmdrift import s3a
+    from llmdrift.core import s3a
 
     try:
         paths = s3a.fetch(force=force, log=_log)
@@ -341,11 +342,11 @@ def score(
     conf: ConfOpt = None,
 ) -> None:
     """Score invocations: embeddings, similarity, refusal, sentiment, toxicity, PII, text statistics."""
-    from llmdrift.ingest.job import RunContext
+    from llmdrift.core.runs import RunContext
     from llmdrift.score.comprehend import ComprehendError
     from llmdrift.score.job import ScoreConfig, ScoreError
     from llmdrift.score.job import run as run_score
-    from llmdrift.score.models import ModelError
+    from llmdrift.text.embedders import ModelError
 
     try:
         config = ScoreConfig(
@@ -425,7 +426,7 @@ ConfigOpt = Annotated[
 
 
 def _settings(config: Path | None) -> Any:
-    from llmdrift.aggregate.config import ConfigError, load
+    from llmdrift.core.settings import ConfigError, load
 
     try:
         return load(config)
@@ -450,9 +451,9 @@ def aggregate(
     Rerunning a window with a new price table (--config with [pricing] override) re-prices it."""
     from llmdrift.aggregate.job import AggregateConfig, AggregateError
     from llmdrift.aggregate.job import run as run_aggregate
+    from llmdrift.core.runs import RunContext
+    from llmdrift.core.storage import StorageError
     from llmdrift.cost.prices import PriceError
-    from llmdrift.ingest.job import RunContext
-    from llmdrift.storage import StorageError
 
     settings = _settings(config)
     try:
@@ -533,9 +534,10 @@ def drift(
     conf: ConfOpt = None,
 ) -> None:
     """Drift between a reference and a current window: embeddings and every metric, per slice, FDR-controlled."""
-    from llmdrift.drift.job import DriftConfig, DriftError, Window
+    from llmdrift.core.runs import RunContext
+    from llmdrift.core.windows import Window
+    from llmdrift.drift.job import DriftConfig, DriftError
     from llmdrift.drift.job import run as run_drift
-    from llmdrift.ingest.job import RunContext
 
     try:
         cfg = DriftConfig(
@@ -549,7 +551,7 @@ def drift(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    from llmdrift.storage import StorageError
+    from llmdrift.core.storage import StorageError
 
     errors = (DriftError, StorageError)
     _run_jobs(
@@ -573,9 +575,9 @@ def report(
     conf: ConfOpt = None,
 ) -> None:
     """The HTML drift report of a drift run: one self-contained page, from stored results only."""
+    from llmdrift.core.storage import StorageError
     from llmdrift.report.job import ReportConfig, ReportError
     from llmdrift.report.job import run as run_report
-    from llmdrift.storage import StorageError
 
     cfg = ReportConfig(warehouse, run_id, out)
     _run_jobs(
@@ -602,11 +604,11 @@ def dq(
     conf: ConfOpt = None,
 ) -> None:
     """Data-quality gates (great-expectations) over the tables' partitions; results go to dq_results."""
+    from llmdrift.core.runs import RunContext
+    from llmdrift.core.storage import StorageError
+    from llmdrift.core.windows import Window
     from llmdrift.dq.job import DQConfig, DQError, DQResult, judge
     from llmdrift.dq.job import run as run_dq
-    from llmdrift.drift.job import Window
-    from llmdrift.ingest.job import RunContext
-    from llmdrift.storage import StorageError
 
     try:
         dates = tuple(Window.parse(days).days)

@@ -13,27 +13,27 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from llmdrift import schemas, tables
-from llmdrift.aggregate import stats
-from llmdrift.aggregate.config import load as load_settings
 from llmdrift.aggregate.job import AggregateConfig
 from llmdrift.aggregate.job import run as run_aggregate
+from llmdrift.core import intervals, schemas, tables
+from llmdrift.core.runs import RunContext
+from llmdrift.core.settings import load as load_settings
+from llmdrift.core.spark import get_spark
+from llmdrift.core.storage import normalize, storage_for
 from llmdrift.dq.job import DQConfig
 from llmdrift.dq.job import run as run_dq
 from llmdrift.drift.job import DriftConfig
 from llmdrift.drift.job import run as run_drift
 from llmdrift.generate.traffic import Change, Scenario
 from llmdrift.generate.writer import write_logs
-from llmdrift.ingest.job import IngestConfig, RunContext, run
+from llmdrift.ingest.job import IngestConfig, run
 from llmdrift.report.job import ReportConfig
 from llmdrift.report.job import run as run_report
 from llmdrift.score.job import ScoreConfig
 from llmdrift.score.job import run as run_score
-from llmdrift.spark import get_spark
-from llmdrift.storage import normalize, storage_for
 
 DEMO_START = date(2026, 11, 2)
-DEMO_CONFIG = Path(__file__).parent / "aggregate" / "demo.toml"
+DEMO_CONFIG = Path(__file__).with_name("demo.toml")
 DEMO_CHANGES = (Change("topic_shift", 0.3), Change("refusal_rise", 0.12), Change("toxicity_rise", 0.08))
 
 
@@ -141,7 +141,7 @@ def _summarise(spark: Any, warehouse: str, log: Callable[[str], None]) -> None:
         .orderBy("dt")
         .collect()
     ):
-        low, high = stats.wilson(int(row["refusals"]), int(row["scored"]))
+        low, high = intervals.wilson(int(row["refusals"]), int(row["scored"]))
         log(
             f"    {row['dt']}  ${row['cost'] or 0:>7,.2f}  refusal {row['refusals'] / max(row['scored'], 1):6.1%}"
             f" [{low or 0:.1%}, {high or 0:.1%}]  sentiment {(row['sent'] or 0) / max(row['sent_n'], 1):+.2f}"

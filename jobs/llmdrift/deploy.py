@@ -37,6 +37,7 @@ from typing import Annotated, Any
 import typer
 
 from llmdrift import glue_template as gt
+from llmdrift.core.errors import LlmdriftError
 
 Log = Callable[[str], None]
 STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,99}$")  # also names the jobs, workflow and workgroup
@@ -48,7 +49,7 @@ DEFAULT_CONFIG = "llmdrift.toml"
 FLEX_WORKER_TYPES = ("G.1X", "G.2X")
 
 
-class DeployError(RuntimeError):
+class DeployError(LlmdriftError, RuntimeError):
     """Building, uploading or the stack failed; the message says what and where."""
 
 
@@ -240,7 +241,7 @@ def make_plan(options: DeployOptions) -> Plan:
 
 def _config_files(config: Path | None) -> dict[str, Path]:
     """The config file and the price files it names, keyed by their names relative to its folder."""
-    from llmdrift.aggregate.config import ConfigError, load
+    from llmdrift.core.settings import ConfigError, load
 
     if config is None:
         return {}
@@ -310,9 +311,9 @@ def _record_hash(data: bytes) -> str:
 
 
 def build_models_wheel(model_path: Path, version: str, out: Path) -> Path:
-    """The ``llmdrift_models`` wheel: the static model's folder as package data (``score.models.model_dir``
+    """The ``llmdrift_models`` wheel: the static model's folder as package data (``text.embedders.model_dir``
     finds it once installed). Written directly (a wheel is a zip with a dist-info), byte-reproducibly."""
-    from llmdrift.score.models import STATIC_NAME
+    from llmdrift.text.embedders import STATIC_NAME
 
     if not (model_path / "llmdrift.json").exists():
         raise DeployError(f"no static embedding model at {model_path}: run `llmdrift models build`")
@@ -389,7 +390,7 @@ def build_wheelhouse(requirements: Path, wheels: list[Path], out: Path, log: Log
 
 def build_artifacts(plan: Plan, root: Path, work: Path, log: Log) -> tuple[str, list[Artifact]]:
     """Build every artefact into ``work``; returns the deployment version and the artefacts."""
-    from llmdrift.score.models import STATIC_NAME, build_static, model_dir
+    from llmdrift.text.embedders import STATIC_NAME, build_static, model_dir
 
     template_text = (root / "glue" / gt.TEMPLATE_FILE).read_text(encoding="utf-8")
     if template_text != gt.render(root):

@@ -18,10 +18,11 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
+from llmdrift.core.errors import LlmdriftError
 from llmdrift.pipeline import DRIFT_MODES, STEPS, PipelineConfig, load_settings, parse_steps, parse_utc
 
 
-class GlueArgsError(ValueError):
+class GlueArgsError(LlmdriftError, ValueError):
     """A job argument is missing or has a bad value; the message names it."""
 
 
@@ -68,8 +69,8 @@ class GlueArgs:
 
     def pipeline_config(self) -> PipelineConfig:
         """The pipeline's config, with the aggregate settings file fetched; bad values raise GlueArgsError."""
-        from llmdrift.aggregate.config import ConfigError
-        from llmdrift.storage import StorageError
+        from llmdrift.core.settings import ConfigError
+        from llmdrift.core.storage import StorageError
 
         try:
             settings = load_settings(self.config)
@@ -212,7 +213,7 @@ def glue_spark() -> Any:
     """
     from pyspark.sql import SparkSession
 
-    from llmdrift.spark import get_spark
+    from llmdrift.core.spark import get_spark
 
     SparkSession.builder.getOrCreate()
     return get_spark(master=None)

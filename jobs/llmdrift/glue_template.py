@@ -33,6 +33,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from llmdrift.core.errors import LlmdriftError
+
 GLUE_VERSION = "5.0"
 DEFAULT_SCHEDULE = "cron(15 * * * ? *)"  # hourly, a quarter past: Bedrock's hour folders have settled
 WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X")
@@ -50,7 +52,7 @@ _DATABASE = "llmdrift_database_placeholder"
 Json = dict[str, Any]
 
 
-class TemplateError(ValueError):
+class TemplateError(LlmdriftError, ValueError):
     """A template setting that CloudFormation or Glue would refuse; the message says which and why."""
 
 
@@ -567,8 +569,8 @@ def _database() -> Json:
 
 
 def _tables() -> Json:
-    from llmdrift import schemas
     from llmdrift.catalog import ddl
+    from llmdrift.core import schemas
 
     out: Json = {}
     for name in ddl.table_names():

@@ -22,8 +22,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from llmdrift.aggregate.config import AggregateSettings
-from llmdrift.ingest.job import RunContext
+from llmdrift.core.errors import LlmdriftError
+from llmdrift.core.runs import RunContext
+from llmdrift.core.settings import AggregateSettings
 
 STEPS = ("ingest", "score", "aggregate", "drift", "dq", "report", "catalog")
 DEFAULT_STEPS = STEPS[:6]  # "catalog" registers partitions in the Glue Data Catalog: AWS only
@@ -160,44 +161,14 @@ class PipelineResult:
 
 def pipeline_errors() -> tuple[type[Exception], ...]:
     """The failures the jobs report with a message (anything else is a bug and keeps its traceback)."""
-    from llmdrift.aggregate.config import ConfigError
-    from llmdrift.aggregate.job import AggregateError
-    from llmdrift.catalog.ddl import DdlError
-    from llmdrift.catalog.sync import CatalogError
-    from llmdrift.cost.prices import PriceError
-    from llmdrift.dq.job import DQError
-    from llmdrift.drift.job import DriftError
-    from llmdrift.ingest.job import IngestError
-    from llmdrift.lock import LockError
-    from llmdrift.report.job import ReportError
-    from llmdrift.score.comprehend import ComprehendError
-    from llmdrift.score.job import ScoreError
-    from llmdrift.score.models import ModelError
-    from llmdrift.storage import StorageError
-
-    return (
-        IngestError,
-        StorageError,
-        ScoreError,
-        ModelError,
-        AggregateError,
-        ConfigError,
-        PriceError,
-        DriftError,
-        ReportError,
-        ComprehendError,
-        CatalogError,
-        DdlError,
-        DQError,
-        LockError,
-    )
+    return (LlmdriftError,)
 
 
 def run_pipeline(
     spark: Any, config: PipelineConfig, log: Log = print, contexts: Contexts = RunContext.create
 ) -> PipelineResult:
     """Run the configured steps in order; a failing step raises and stops the run (its state is not written)."""
-    from llmdrift.lock import warehouse_lock
+    from llmdrift.core.lock import warehouse_lock
 
     configs = config.job_configs()
     result = PipelineResult()
@@ -218,7 +189,7 @@ def _run_steps(
     log: Log,
     contexts: Contexts,
 ) -> None:
-    from llmdrift.lock import refresh
+    from llmdrift.core.lock import refresh
 
     for step in config.steps:
         refresh(config.warehouse)  # a long run keeps its lock; a lost lock stops it here
@@ -295,7 +266,7 @@ def run_catalog(warehouse: str, database: str, region: str | None, log: Log = pr
     import boto3
 
     from llmdrift.catalog.sync import sync
-    from llmdrift.storage import normalize, storage_for
+    from llmdrift.core.storage import normalize, storage_for
 
     root = normalize(warehouse)
     synced = sync(boto3.client("glue", region_name=region), storage_for(root), root, database, log=log)
@@ -308,9 +279,10 @@ def drift_due(spark: Any, warehouse: str, config: Any) -> tuple[Any, str]:
     The common case, the last complete day already compared, is answered from the ingest watermark and
     one drift_results partition, without scanning the invocations as the drift job's own choice does.
     """
-    from llmdrift.drift.job import DriftError, Window, _windows  # _windows: the drift job's default choice
-    from llmdrift.ingest.job import complete_until
-    from llmdrift.storage import normalize, storage_for
+    from llmdrift.core.runs import complete_until
+    from llmdrift.core.storage import normalize, storage_for
+    from llmdrift.core.windows import Window
+    from llmdrift.drift.job import DriftError, choose_windows
 
     warehouse = normalize(warehouse)
     until = complete_until(storage_for(warehouse), warehouse)
@@ -320,7 +292,7 @@ def drift_due(spark: Any, warehouse: str, config: Any) -> tuple[Any, str]:
         if _has_drift_run(spark, warehouse, latest):
             return None, f"{latest} already has a drift run"
     try:
-        current, _reference = _windows(spark, warehouse, config)
+        current, _reference = choose_windows(spark, warehouse, config)
     except DriftError as exc:
         return None, str(exc)
     if _has_drift_run(spark, warehouse, current):
@@ -331,8 +303,8 @@ def drift_due(spark: Any, warehouse: str, config: Any) -> tuple[Any, str]:
 def _has_drift_run(spark: Any, warehouse: str, current: Any) -> bool:
     from pyspark.sql import functions as F
 
-    from llmdrift import schemas, tables
-    from llmdrift.storage import storage_for
+    from llmdrift.core import schemas, tables
+    from llmdrift.core.storage import storage_for
 
     day = (current.end - timedelta(days=1)).isoformat()
     runs = tables.read(spark, storage_for(warehouse), warehouse, schemas.load("drift_results"), [(day,)])
@@ -345,8 +317,8 @@ def _has_drift_run(spark: Any, warehouse: str, current: Any) -> bool:
 def load_settings(uri: str | None) -> AggregateSettings:
     """The aggregate settings from a TOML file at a local path or URI (``s3://``), with the price files it
     names by relative path fetched from beside it (Glue jobs get the config from S3)."""
-    from llmdrift.aggregate.config import ConfigError, load
-    from llmdrift.storage import is_s3, join, normalize, storage_for
+    from llmdrift.core.settings import ConfigError, load
+    from llmdrift.core.storage import is_s3, join, normalize, storage_for
 
     if uri is None:
         return AggregateSettings()

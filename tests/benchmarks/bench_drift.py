@@ -33,11 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from llmdrift.aggregate.stats import wilson
 from llmdrift.bedrock.records import parse_line
+from llmdrift.core.intervals import wilson
 from llmdrift.drift.stats import knn_permutation, mmd_permutation
 from llmdrift.generate.traffic import Change, Scenario, records_for_hour
-from llmdrift.score.models import encoder
+from llmdrift.text.embedders import encoder
 
 WINDOWS = (200, 2000)
 DESIGNS = {"equal": 1, "job": 7}  # reference size as a multiple of the current window's

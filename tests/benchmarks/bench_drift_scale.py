@@ -25,12 +25,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from llmdrift import schemas, tables
-from llmdrift.drift.job import DriftConfig, Window
+from llmdrift.core import schemas, tables
+from llmdrift.core.runs import RunContext
+from llmdrift.core.spark import get_spark
+from llmdrift.core.windows import Window
+from llmdrift.drift.job import DriftConfig
 from llmdrift.drift.job import run as run_drift
-from llmdrift.ingest.job import RunContext
-from llmdrift.score.models import embedder_id
-from llmdrift.spark import get_spark
+from llmdrift.text.embedders import embedder_id
 
 CURRENT = date(2026, 11, 9)
 REFERENCE_DAYS = 7

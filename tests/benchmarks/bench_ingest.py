@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from llmdrift.bedrock.layout import list_window
+from llmdrift.core.runs import RunContext
+from llmdrift.core.spark import get_spark
+from llmdrift.core.storage import LocalStorage, spark_path
 from llmdrift.generate.traffic import Scenario
 from llmdrift.generate.writer import write_logs
-from llmdrift.ingest.job import IngestConfig, RunContext, run
-from llmdrift.spark import get_spark
-from llmdrift.storage import LocalStorage, spark_path
+from llmdrift.ingest.job import IngestConfig, run
 
 START = date(2026, 11, 2)
 

@@ -28,17 +28,18 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from llmdrift import schemas, tables
+from llmdrift.core import schemas, tables
+from llmdrift.core.runs import RunContext
+from llmdrift.core.spark import get_spark
+from llmdrift.core.storage import LocalStorage
 from llmdrift.generate.traffic import Scenario
 from llmdrift.generate.writer import write_logs
-from llmdrift.ingest.job import IngestConfig, RunContext
+from llmdrift.ingest.job import IngestConfig
 from llmdrift.ingest.job import run as ingest
 from llmdrift.score import metrics, quality
 from llmdrift.score.job import INPUT_COLUMNS, ScoreConfig
 from llmdrift.score.job import run as score
-from llmdrift.score.models import encoder
-from llmdrift.spark import get_spark
-from llmdrift.storage import LocalStorage
+from llmdrift.text.embedders import encoder
 
 START = date(2026, 11, 2)
 DEVSET = Path(__file__).resolve().parents[1] / "devset"

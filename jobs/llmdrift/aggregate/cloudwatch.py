@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from llmdrift.aggregate.config import AggregateSettings
-from llmdrift.storage import Storage
+from llmdrift.aggregate.series import slice_series
+from llmdrift.core.errors import LlmdriftError
+from llmdrift.core.settings import AggregateSettings
 
 BATCH = 1000
 MAX_AGE = timedelta(days=14)  # PutMetricData refuses older timestamps
@@ -61,10 +62,15 @@ def publish(client: Any, namespace: str, data: list[dict[str, Any]]) -> int:
     return len(data)
 
 
+class CloudWatchError(LlmdriftError, RuntimeError):
+    """PutMetricData failed; the message names the namespace."""
+
+
 def publish_daily(
-    spark: Any, storage: Storage, warehouse: str, days: list[str], settings: AggregateSettings, now: datetime
+    daily_rows: list[dict[str, Any]], days: list[str], settings: AggregateSettings, now: datetime
 ) -> int:
-    """Publish the complete ``days`` that CloudWatch still accepts (it refuses values over two weeks old).
+    """Publish the complete ``days`` (of the ``usage_daily`` rows) that CloudWatch still accepts (it refuses
+    values over two weeks old).
 
     A day is published by the run that first sees it complete; CloudWatch keeps every value it is sent, so
     rerunning a window sends that window's days again (documented in the README).
@@ -72,16 +78,14 @@ def publish_daily(
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from llmdrift.aggregate.job import AggregateError, slice_series, usage_rows
-
-    recent = [d for d in days if now - datetime.fromisoformat(d).replace(tzinfo=UTC) < MAX_AGE]
+    recent = {d for d in days if now - datetime.fromisoformat(d).replace(tzinfo=UTC) < MAX_AGE}
     if not recent:
         return 0
-    series = slice_series(usage_rows(spark, storage, warehouse, "usage_daily", recent), hourly=False)
+    series = slice_series([r for r in daily_rows if r["dt"] in recent], hourly=False)
     client = boto3.client("cloudwatch", region_name=settings.cloudwatch_region)
     try:
         return publish(client, settings.cloudwatch_namespace, metric_data(series))
     except (BotoCoreError, ClientError) as exc:
-        raise AggregateError(
+        raise CloudWatchError(
             f"CloudWatch PutMetricData to {settings.cloudwatch_namespace!r} failed: {exc}"
         ) from exc

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from llmdrift.storage import Storage, join
+from llmdrift.core.storage import Storage, join
 
 AWSLOGS = "AWSLogs"
 SERVICE_FOLDER = "BedrockModelInvocationLogs"

@@ -72,8 +72,8 @@ def ddl_command(
     ] = "athena",
 ) -> None:
     """Print the Athena DDL (or Glue TableInput JSON) of every table, generated from the schema files."""
-    from llmdrift import schemas
-    from llmdrift.storage import normalize
+    from llmdrift.core import schemas
+    from llmdrift.core.storage import normalize
 
     _check_database(database)
     tables = _check_tables(table)
@@ -118,7 +118,7 @@ def sync_command(
     from botocore.exceptions import BotoCoreError
 
     from llmdrift.catalog.sync import CatalogError, sync
-    from llmdrift.storage import StorageError, normalize, storage_for
+    from llmdrift.core.storage import StorageError, normalize, storage_for
 
     _check_database(database)
     tables = _check_tables(table)
@@ -168,7 +168,7 @@ def query_command(
 ) -> None:
     """Run Athena SQL locally: sqlglot turns it into DuckDB SQL over the warehouse's Parquet tables."""
     from llmdrift.catalog import query as q
-    from llmdrift.storage import normalize
+    from llmdrift.core.storage import normalize
 
     _check_database(database)
     queries = q.named_queries(database)

@@ -29,9 +29,10 @@ from datetime import date
 from importlib import resources
 from typing import Any
 
-from llmdrift import schemas
-from llmdrift.schemas import Column, TableSchema
-from llmdrift.storage import is_s3, join, normalize
+from llmdrift.core import schemas
+from llmdrift.core.errors import LlmdriftError
+from llmdrift.core.schemas import Column, TableSchema
+from llmdrift.core.storage import is_s3, join, normalize
 
 SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -46,7 +47,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,254}$")  # Athena: lower case, letters, d
 _RELATIVE = re.compile(r"^NOW([+-]\d+(YEARS?|MONTHS?|WEEKS?|DAYS?|HOURS?|MINUTES?|SECONDS?))?$")
 
 
-class DdlError(ValueError):
+class DdlError(LlmdriftError, ValueError):
     """A table, database name or projection setting that cannot be turned into a catalog table."""
 
 

@@ -35,16 +35,17 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
-from llmdrift import schemas
 from llmdrift.catalog import ddl
-from llmdrift.schemas import TableSchema, _split_type_args
-from llmdrift.storage import LocalStorage, is_s3, join, normalize
+from llmdrift.core import schemas
+from llmdrift.core.errors import LlmdriftError
+from llmdrift.core.schemas import TableSchema, split_type_args
+from llmdrift.core.storage import LocalStorage, is_s3, join, normalize
 
 ATHENA_CATALOG = "awsdatacatalog"
 FORMATS = ("text", "csv", "json")
 
 
-class QueryError(RuntimeError):
+class QueryError(LlmdriftError, RuntimeError):
     """Bad SQL, an unknown table, or a query DuckDB could not run; the message says which."""
 
 
@@ -187,7 +188,7 @@ def duckdb_type(hive_type: str) -> str:
     if t.startswith("array<") and t.endswith(">"):
         return f"{duckdb_type(t[6:-1])}[]"
     if t.startswith("map<") and t.endswith(">"):
-        key, value = _split_type_args(t[4:-1])
+        key, value = split_type_args(t[4:-1])
         return f"MAP({duckdb_type(key)}, {duckdb_type(value)})"
     raise QueryError(f"no DuckDB type for {hive_type!r}")
 

@@ -2,7 +2,7 @@
 
 ``sync`` is idempotent. It creates the database if missing, creates each table or updates it when its
 ``TableInput`` differs from the generated one (a new schema version, a moved warehouse, a changed projection
-start), lists the partitions present under each table (one recursive listing through ``llmdrift.storage``;
+start), lists the partitions present under each table (one recursive listing through ``llmdrift.core.storage``;
 a partition counts when it holds at least one data file) and registers the ones Glue does not have with
 ``BatchCreatePartition``, at most 100 per call (the API's limit). BatchCreatePartition reports failures per
 item in ``Errors`` without raising: ``AlreadyExistsException`` (a concurrent run got there first) is benign,
@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from llmdrift import schemas
 from llmdrift.catalog import ddl
-from llmdrift.schemas import TableSchema
-from llmdrift.storage import Storage, join, normalize
+from llmdrift.core import schemas
+from llmdrift.core.errors import LlmdriftError
+from llmdrift.core.schemas import TableSchema
+from llmdrift.core.storage import Storage, join, normalize
 
 Log = Callable[[str], None]
 BATCH_LIMIT = 100  # BatchCreatePartition PartitionInputList (spec §4.8, §7)
@@ -33,7 +34,7 @@ BENIGN_ERRORS = frozenset({"AlreadyExistsException"})
 _GLUE_MANAGED = frozenset({"transient_lastDdlTime", "last_modified_by", "last_modified_time"})
 
 
-class CatalogError(RuntimeError):
+class CatalogError(LlmdriftError, RuntimeError):
     """A Glue call failed, or a partition could not be registered (the message names table and partition)."""
 
 

@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 from llmdrift.bedrock.models import resolve_model_id
+from llmdrift.core.errors import LlmdriftError
 
 TOKEN_CLASSES = ("input", "output", "cache_read", "cache_write")
 ENDPOINT_SCOPES = ("*", "in_region", "geo", "global")
@@ -52,7 +53,7 @@ _REGION = re.compile(r"^(\*|[a-z]{2}(-[a-z]+)+-\d+)$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class PriceError(ValueError):
+class PriceError(LlmdriftError, ValueError):
     """A price or profile file is malformed; the message names ``file:line`` and the problem."""
 
 

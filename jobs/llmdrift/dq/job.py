@@ -18,17 +18,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmdrift import schemas, tables
-from llmdrift.aggregate.config import DQ_POLICIES
+from llmdrift.core import schemas, tables
+from llmdrift.core.errors import LlmdriftError
+from llmdrift.core.runs import RunContext
+from llmdrift.core.settings import DQ_POLICIES
+from llmdrift.core.storage import normalize, storage_for
 from llmdrift.dq.suites import CRITICAL, IN_PARTITION, Check, Suite, suites
-from llmdrift.ingest.job import RunContext
-from llmdrift.storage import normalize, storage_for
 
 POLICIES = DQ_POLICIES
 MAX_KEYS = 10
 
 
-class DQError(RuntimeError):
+class DQError(LlmdriftError, RuntimeError):
     """A critical expectation failed (under the run's policy), or the configuration is invalid."""
 
 
@@ -273,7 +274,7 @@ def run(spark: Any, config: DQConfig, context: RunContext, log: Callable[[str], 
             )
             result.rows.append(row)
     schema = schemas.load("dq_results")
-    tables.append_rows(spark, result.rows, config.warehouse, schema)
+    tables.append_compact(spark, result.rows, storage_for(config.warehouse), config.warehouse, schema)
     result.outputs["dq_results"] = tables.table_uri(config.warehouse, "dq_results")
     for row in result.failed:
         keys = f"; e.g. {row['failing_keys'][0]}" if row["failing_keys"] else ""

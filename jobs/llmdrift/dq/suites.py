@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmdrift import schemas
+from llmdrift.core import schemas
 
 CRITICAL = "critical"
 WARNING = "warning"

@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from llmdrift.bedrock.layout import CANARY, SERVICE_FOLDER, data_object_key, hour_prefix, stream_prefix
+from llmdrift.core.storage import Storage, join
 from llmdrift.generate.traffic import Generated, Scenario, records_for_hour
-from llmdrift.storage import Storage, join
 
 DELIVERY_MINUTES = 5  # one file per stream per five minutes of traffic
 

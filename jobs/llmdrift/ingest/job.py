@@ -11,15 +11,12 @@ successful one stopped.
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from llmdrift import schemas, tables
 from llmdrift.bedrock.layout import (
     HOUR,
     SERVICE_FOLDER,
@@ -29,15 +26,17 @@ from llmdrift.bedrock.layout import (
     floor_hour,
     list_window,
 )
+from llmdrift.core import schemas, tables
+from llmdrift.core.errors import LlmdriftError
+from llmdrift.core.runs import INGEST_STATE, RunContext, read_state, write_state
+from llmdrift.core.storage import Storage, join, normalize, storage_for
 from llmdrift.ingest import transform
 from llmdrift.ingest.reader import ReaderOptions, parse_batches, parsed_schema
-from llmdrift.storage import Storage, join, normalize, storage_for
 
-STATE_FILE = "_state/ingest.json"
 Log = Callable[[str], None]
 
 
-class IngestError(RuntimeError):
+class IngestError(LlmdriftError, RuntimeError):
     """The run cannot go on (bad window, unreadable state, counts that do not reconcile)."""
 
 
@@ -65,17 +64,6 @@ class IngestConfig:
             raise ValueError(
                 f"window start {self.start:%Y-%m-%dT%H:%M} is not before end {self.end:%Y-%m-%dT%H:%M}"
             )
-
-
-@dataclass(frozen=True)
-class RunContext:
-    run_id: str
-    now: datetime
-
-    @classmethod
-    def create(cls, job: str = "ingest", now: datetime | None = None) -> RunContext:
-        now = now or datetime.now(UTC)
-        return cls(f"{job}-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}", now)
 
 
 @dataclass
@@ -108,24 +96,6 @@ class IngestResult:
             f" {self.offloaded_bodies_read:,} offloaded bodies read, {self.files_read:,} objects read,"
             f" {self.objects_skipped:,} non-record objects skipped"
         )
-
-
-def read_state(storage: Storage, warehouse: str) -> dict[str, Any] | None:
-    uri = join(warehouse, STATE_FILE)
-    if not storage.exists(uri):
-        return None
-    try:
-        state = json.loads(storage.read_bytes(uri))
-        datetime.fromisoformat(state["last_complete_hour"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise IngestError(f"{uri} is not a valid ingest state file ({exc}); fix or delete it") from None
-    return dict(state)
-
-
-def complete_until(storage: Storage, warehouse: str) -> datetime | None:
-    """The ingest watermark: every hour before it has been read (None when ingest never ran here)."""
-    state = read_state(storage, warehouse)
-    return datetime.fromisoformat(state["last_complete_hour"]) if state else None
 
 
 def resolve_window(
@@ -196,7 +166,7 @@ def run(spark: Any, config: IngestConfig, context: RunContext, log: Log = print)
     inv_schema, q_schema = schemas.load("invocations"), schemas.load("quarantine")
     runs_schema = schemas.load("ingest_runs")
     outputs = {t: tables.table_uri(warehouse, t) for t in ("invocations", "quarantine", "ingest_runs")}
-    outputs["state"] = join(warehouse, STATE_FILE)
+    outputs["state"] = join(warehouse, INGEST_STATE)
 
     if not storage.exists(logs):
         raise IngestError(f"log root not found: {logs}")
@@ -281,7 +251,7 @@ def _ingest_parsed(
     if row_parts:
         stored = tables.read(spark, storage, warehouse, inv_schema, row_parts)
         new = transform.rows_of_kind(parsed, "row", inv_schema)
-        merged = transform.merge_into(stored, new, inv_schema, ["source_file", "source_line"])
+        merged = tables.merge_into(stored, new, inv_schema, ["source_file", "source_line"])
         tables.overwrite_partitions(merged, warehouse, inv_schema)
         log(
             f"  wrote invocations: {len(row_parts)} hour partitions, {_span(row_parts)}"
@@ -295,7 +265,7 @@ def _ingest_parsed(
     if issue_parts:
         stored_q = tables.read(spark, storage, warehouse, q_schema, issue_parts)
         new_q = transform.rows_of_kind(parsed, "issue", q_schema)
-        merged_q = transform.merge_into(stored_q, new_q, q_schema, ["excerpt"])
+        merged_q = tables.merge_into(stored_q, new_q, q_schema, ["excerpt"])
         tables.overwrite_partitions(merged_q, warehouse, q_schema)
         log(f"  wrote quarantine: {len(issue_parts)} hour partitions  [{time.monotonic() - t0:.1f}s]")
 
@@ -339,7 +309,7 @@ def _record_run(
         "partitions_written": ",".join(result.partitions_written),
         "dt": context.now.strftime("%Y-%m-%d"),
     }
-    tables.append(spark.createDataFrame([record], schema.spark_schema()), warehouse, schema)
+    tables.append_compact(spark, [record], storage_for(warehouse), warehouse, schema)
 
 
 def _advance_watermark(storage: Storage, warehouse: str, end: datetime, context: RunContext) -> None:
@@ -351,7 +321,7 @@ def _advance_watermark(storage: Storage, warehouse: str, end: datetime, context:
         "run_id": context.run_id,
         "updated_at": context.now.isoformat(),
     }
-    storage.write_bytes(join(warehouse, STATE_FILE), json.dumps(payload, indent=2).encode())
+    write_state(storage, warehouse, INGEST_STATE, payload)
 
 
 def result_dict(result: IngestResult) -> dict[str, Any]:
@@ -359,29 +329,3 @@ def result_dict(result: IngestResult) -> dict[str, Any]:
     for key in ("window_start", "window_end"):
         out[key] = out[key].isoformat() if out[key] else None
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``llmdrift ingest`` with these arguments; returns the exit code (for Glue scripts and schedulers)."""
-    from llmdrift.cli import main as cli_main
-
-    return cli_main(["ingest", *(argv or [])])
-
-
-def written_since(
-    spark: Any, storage: Storage, warehouse: str, state_file: str
-) -> tuple[list[str], str | None]:
-    """Partitions (``yyyy-MM-dd/HH``) that ingest runs wrote since the run recorded in a downstream job's
-    state file, and the newest such run's finish time (ISO, UTC) for that job to record when it is done."""
-    runs = tables.read(spark, storage, warehouse, schemas.load("ingest_runs"))
-    state_uri = join(warehouse, state_file)
-    since = None
-    if storage.exists(state_uri):
-        since = json.loads(storage.read_bytes(state_uri)).get("last_ingest_finished_at")
-    if since:
-        runs = runs.filter(runs.finished_at > datetime.fromisoformat(since))
-    rows = runs.select("partitions_written", "finished_at").collect()
-    parts = sorted({p for r in rows for p in (r["partitions_written"] or "").split(",") if p})
-    newest = max((r["finished_at"] for r in rows), default=None)
-    # collect() gives naive local times: astimezone reads them as local, as PySpark made them
-    return parts, newest.astimezone(UTC).isoformat() if newest else since

@@ -18,10 +18,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from llmdrift import schemas
 from llmdrift.bedrock.records import REASONS, Issue, OffloadError, excerpt, parse_line
-from llmdrift.score import pii
-from llmdrift.storage import Storage, is_s3, iter_lines, join, storage_for
+from llmdrift.core import schemas
+from llmdrift.core.storage import Storage, is_s3, iter_lines, join, storage_for
+from llmdrift.text import pii
 
 GZIP_MAGIC = b"\x1f\x8b"
 BATCH_ROWS = 4096

@@ -14,15 +14,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from llmdrift import schemas, tables
-from llmdrift.drift.job import Window
+from llmdrift.core import schemas, tables
+from llmdrift.core.errors import LlmdriftError
+from llmdrift.core.storage import join, normalize, storage_for
+from llmdrift.core.windows import Window
 from llmdrift.report.render import ReportData, render, render_index
-from llmdrift.storage import join, normalize, storage_for
 
 Log = Callable[[str], None]
 
 
-class ReportError(RuntimeError):
+class ReportError(LlmdriftError, RuntimeError):
     """The report cannot be made."""
 
 

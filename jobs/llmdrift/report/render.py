@@ -350,7 +350,7 @@ def _daily_series(data: ReportData) -> tuple[list[str], dict[str, dict[str, floa
 
 
 def _trends(data: ReportData) -> str:
-    from llmdrift.aggregate.stats import wilson
+    from llmdrift.core.intervals import wilson
 
     days, series = _daily_series(data)
     current = set(_window_days(data.run["current_start"], data.run["current_end"]))

@@ -24,6 +24,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from llmdrift.core.errors import LlmdriftError
+
 SENTIMENT_BATCH = 25
 SENTIMENT_MAX_BYTES = 5_000
 TOXICITY_SEGMENTS_PER_CALL = 10
@@ -37,7 +39,7 @@ BACKOFF_CAP = 20.0
 _WHITESPACE_BYTES = (b" ", b"\t", b"\n", b"\r", b"\x0b", b"\x0c")
 
 
-class ComprehendError(RuntimeError):
+class ComprehendError(LlmdriftError, RuntimeError):
     """A Comprehend call failed (after retries, for throttling) or returned something unexpected."""
 
 

@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from llmdrift.score import refusal, toxicity
-from llmdrift.score.models import encoder, profanity_model, sentiment_analyzer
+from llmdrift.text.embedders import encoder, profanity_model, sentiment_analyzer
 
 # The scorer embeds a text's first EMBED_CHARS characters for the embeddings table (MiniLM reads 256 word
 # pieces, about 1,000-1,200 characters; the static model the same), and the heads reuse those vectors: so the

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from llmdrift.score import features
-from llmdrift.score.models import ModelError
+from llmdrift.text.embedders import ModelError
 
 # One tier ships: an "accurate" tier (the fast features plus MiniLM) was measured and dropped (README of
 # the text models): it did not beat the fast one on every source, and could not be rebuilt in CI.

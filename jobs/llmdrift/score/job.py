@@ -10,7 +10,6 @@ recorded in ``quarantine`` (the row is kept).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,15 +18,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from llmdrift import schemas, tables
-from llmdrift.aggregate.stats import template_id
 from llmdrift.bedrock.layout import hours
-from llmdrift.ingest.job import RunContext, written_since
-from llmdrift.ingest.transform import keep_first
+from llmdrift.core import schemas, tables
+from llmdrift.core.errors import LlmdriftError
+from llmdrift.core.runs import RunContext, consumed, written_since
+from llmdrift.core.storage import Storage, normalize, storage_for
+from llmdrift.core.tables import keep_first
 from llmdrift.score.heads import DEFAULT_TIER, TIERS, text_model
 from llmdrift.score.metrics import MAX_TEXT_CHARS, REGISTRY, ROLES, score_rows
-from llmdrift.score.models import EMBEDDERS, embedder_id, encoder
-from llmdrift.storage import Storage, join, normalize, storage_for
+from llmdrift.text.embedders import EMBEDDERS, embedder_id, encoder
+from llmdrift.text.templates import template_id
 
 # 2: refusal, toxicity and sentiment from the learned text models (llmdrift.score.heads); 1: rules, VADER,
 # alt-profanity-check and exemplar nearness, combined by max.
@@ -53,7 +53,7 @@ INPUT_COLUMNS = (
 Log = Callable[[str], None]
 
 
-class ScoreError(RuntimeError):
+class ScoreError(LlmdriftError, RuntimeError):
     """Scoring cannot go on."""
 
 
@@ -261,9 +261,7 @@ def run(spark: Any, config: ScoreConfig, context: RunContext, log: Log = print) 
     finally:
         scored.unpersist()
     result.seconds = time.monotonic() - t0
-    if newest_ingest:
-        payload = {"last_ingest_finished_at": newest_ingest, "run_id": context.run_id}
-        storage.write_bytes(join(warehouse, STATE_FILE), json.dumps(payload, indent=2).encode())
+    consumed(storage, warehouse, STATE_FILE, newest_ingest, context.run_id)
     log(f"  {result.summary()}")
     return result
 

@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from llmdrift.score import pii, refusal
+from llmdrift.score import refusal
 from llmdrift.score.comprehend import ComprehendScorer
 from llmdrift.score.features import EMBED_CHARS
 from llmdrift.score.heads import DEFAULT_TIER, TextModel, text_model
-from llmdrift.score.models import Encoder, Vectors, encoder
+from llmdrift.text import pii
+from llmdrift.text.embedders import Encoder, Vectors, encoder
 
 MAX_TEXT_CHARS = 20_000
 # Bounded reads keep the cost per invocation flat for long completions (README, "Scoring"):

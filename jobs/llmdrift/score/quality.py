@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from llmdrift.core.errors import LlmdriftError
 from llmdrift.score.heads import DEFAULT_TIER, TIERS, sentiment_label, text_model
 from llmdrift.score.metrics import score_rows
 from llmdrift.score.train import TASK_FILES, Row, expected_calibration_error, read_task
@@ -30,7 +31,7 @@ BATCH = 2_000
 SENTIMENT_CLASSES = {"negative": -1, "neutral": 0, "positive": 1}
 
 
-class DevsetError(ValueError):
+class DevsetError(LlmdriftError, ValueError):
     """The regression set is missing or malformed."""
 
 

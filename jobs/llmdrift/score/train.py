@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from llmdrift.core.errors import LlmdriftError
 from llmdrift.score import features
 from llmdrift.score.heads import HEADS, MANIFEST, TIERS, WEIGHTS, sigmoid, version_of
 
@@ -60,7 +61,7 @@ C = {"refusal": 1.0, "toxicity": 1.0, "sentiment": 1.0}
 Log = Callable[[str], None]
 
 
-class TrainError(ValueError):
+class TrainError(LlmdriftError, ValueError):
     """The labeled corpus is missing or not as expected."""
 
 
@@ -381,7 +382,7 @@ def train_tier(
 def provenance_of(labeled: Path) -> dict[str, Any]:
     from importlib.metadata import version
 
-    from llmdrift.score.models import STATIC_NAME, model_dir
+    from llmdrift.text.embedders import STATIC_NAME, model_dir
 
     static = model_dir() / STATIC_NAME / "model.safetensors"
     return {

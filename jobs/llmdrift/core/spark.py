@@ -47,7 +47,7 @@ def get_spark(
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    from llmdrift import s3a
+    from llmdrift.core import s3a
 
     builder = SparkSession.builder.appName(app_name)
     local_s3: dict[str, str] = {}

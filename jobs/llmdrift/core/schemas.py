@@ -15,8 +15,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from llmdrift.core.errors import LlmdriftError
+
 # Hive/Athena primitive type names -> Arrow types. Timestamps are microseconds in Arrow because that is what
-# Spark exchanges with Python workers; Parquet files are written in milliseconds (see llmdrift.spark).
+# Spark exchanges with Python workers; Parquet files are written in milliseconds (see llmdrift.core.spark).
 _ARROW_PRIMITIVES: dict[str, pa.DataType] = {
     "string": pa.string(),
     "int": pa.int32(),
@@ -29,7 +31,7 @@ _ARROW_PRIMITIVES: dict[str, pa.DataType] = {
 }
 
 
-class SchemaError(ValueError):
+class SchemaError(LlmdriftError, ValueError):
     """A schema file is missing or malformed."""
 
 
@@ -76,7 +78,7 @@ class TableSchema:
         return StructType([StructField(c.name, spark_type(c.type), c.nullable) for c in self.all_columns])
 
 
-def _split_type_args(inner: str) -> list[str]:
+def split_type_args(inner: str) -> list[str]:
     """Split ``"string,map<string,int>"`` on top-level commas."""
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(inner):
@@ -98,7 +100,7 @@ def arrow_type(type_name: str) -> pa.DataType:
     if t.startswith("array<") and t.endswith(">"):
         return pa.list_(arrow_type(t[6:-1]))
     if t.startswith("map<") and t.endswith(">"):
-        key, value = _split_type_args(t[4:-1])
+        key, value = split_type_args(t[4:-1])
         return pa.map_(arrow_type(key), arrow_type(value))
     raise SchemaError(f"unsupported column type {type_name!r}")
 
@@ -122,7 +124,7 @@ def spark_type(type_name: str) -> Any:
     if t.startswith("array<") and t.endswith(">"):
         return T.ArrayType(spark_type(t[6:-1]), True)
     if t.startswith("map<") and t.endswith(">"):
-        key, value = _split_type_args(t[4:-1])
+        key, value = split_type_args(t[4:-1])
         return T.MapType(spark_type(key), spark_type(value), True)
     raise SchemaError(f"unsupported column type {type_name!r}")
 

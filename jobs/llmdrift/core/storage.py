@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from llmdrift.core.errors import LlmdriftError
 
-class StorageError(OSError):
+
+class StorageError(LlmdriftError, OSError):
     """An I/O problem, with the URI it concerns in the message."""
 
 
@@ -67,7 +69,9 @@ def spark_path(uri: str) -> str:
     """The path Spark should read or write for a URI."""
     uri = normalize(uri)
     if is_s3(uri):
-        return uri  # Glue reads s3:// natively; locally llmdrift.spark maps the s3 scheme to Hadoop's S3A
+        return (
+            uri  # Glue reads s3:// natively; locally llmdrift.core.spark maps the s3 scheme to Hadoop's S3A
+        )
     return "file://" + uri
 
 

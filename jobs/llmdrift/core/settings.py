@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from llmdrift.core.errors import LlmdriftError
+
 ALERT_METRICS = (
     "invocations",
     "errors",
@@ -57,7 +59,7 @@ ALERT_METRICS = (
 DQ_POLICIES = ("fail-on-critical", "fail-on-any", "warn-only")  # what a failed data-quality gate does
 
 
-class ConfigError(ValueError):
+class ConfigError(LlmdriftError, ValueError):
     """The configuration file is unreadable or wrong; the message names the file and key."""
 
 

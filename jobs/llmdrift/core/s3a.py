@@ -21,13 +21,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from llmdrift.storage import s3_endpoint
+from llmdrift.core.errors import LlmdriftError
+from llmdrift.core.storage import s3_endpoint
 
 SOURCE_PACKAGE = "sagemaker-pyspark==1.4.5"
 JARS = ("hadoop-aws-3.3.1.jar", "aws-java-sdk-bundle-1.11.901.jar")
 
 
-class S3AError(RuntimeError):
+class S3AError(LlmdriftError, RuntimeError):
     """The S3A jars are missing or could not be fetched."""
 
 
@@ -126,7 +127,7 @@ def configure(spark: Any) -> None:
 
 def require(uris: list[str]) -> None:
     """Fail early and clearly when an ``s3://`` URI is given to local Spark without the jars."""
-    from llmdrift.storage import is_s3
+    from llmdrift.core.storage import is_s3
 
     s3 = [u for u in uris if u and is_s3(u)]
     if s3 and not present():

@@ -24,7 +24,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from llmdrift.storage import LocalStorage, Storage, StorageError, join, normalize, storage_for
+from llmdrift.core.errors import LlmdriftError
+from llmdrift.core.storage import LocalStorage, Storage, StorageError, join, normalize, storage_for
 
 LOCK_FILE = "_state/lock.json"
 DEFAULT_TTL = timedelta(hours=3)  # longer than a Glue job's default timeout (2 h); refreshed per step
@@ -32,7 +33,7 @@ _S3_SETTLE_SECONDS = 1.0
 _held: dict[str, tuple[int, str]] = {}  # warehouse -> (depth, holder run id), for re-entry in this process
 
 
-class LockError(RuntimeError):
+class LockError(LlmdriftError, RuntimeError):
     """The warehouse is locked by another run."""
 
 

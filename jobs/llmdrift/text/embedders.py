@@ -21,12 +21,14 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from llmdrift.core.errors import LlmdriftError
+
 STATIC_NAME = "minilm-l6-static-256"
 STATIC_DIMS = 256
 Vectors = npt.NDArray[np.float32]  # one L2-normalised row per text
 
 
-class ModelError(RuntimeError):
+class ModelError(LlmdriftError, RuntimeError):
     """A model is missing or cannot be loaded."""
 
 
