@@ -43,7 +43,7 @@ def test_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
             "text backend must be local or comprehend",
         ),
         (["score", "--warehouse", "/w", "--text-model", "huge"], "text model must be fast"),
-        (["run", "--warehouse", "/w", "--steps", "score", "--text-model", "huge"], "text model must be fast"),
+        (["run", "--warehouse", "/w", "--steps", "score", "--text-model", "huge"], "--text-model"),
         (["quality", "--tier", "huge"], "--tier"),
         (["quality", "--split", "train"], "--split"),
         (["models", "train", "--tier", "huge"], "--tier"),

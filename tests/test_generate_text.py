@@ -18,8 +18,8 @@ from string import Formatter
 from typing import Any
 
 import pytest
-from llmdrift.storage import LocalStorage
 
+from llmdrift.core.storage import LocalStorage
 from llmdrift.generate import text as T
 from llmdrift.generate.text import (
     DOMAINS,

@@ -92,3 +92,77 @@ def test_llmdrift_run_bad_arguments(argv: list[str], named: str, capsys: pytest.
     assert cli.main(argv) == 2
     captured = capsys.readouterr()
     assert named in captured.err + captured.out
+
+
+# One value per pipeline option, as text: a new option must be given one here (the first assertion).
+SAMPLE = {
+    "warehouse": "/w",
+    "logs": "/l",
+    "steps": "ingest,score,drift",
+    "start": "2026-11-02T05",
+    "end": "2026-11-03",
+    "lookback_hours": "3",
+    "redact_pii": "true",
+    "config": None,  # a file: checked by the Glue and CLI config tests
+    "embedder": "static",
+    "text_backend": "comprehend",
+    "text_model": "fast",
+    "aws_region": "eu-west-1",
+    "drift": "daily",
+    "dq_policy": "warn-only",
+    "cloudwatch": "true",
+    "cloudwatch_namespace": "team-a",
+    "database": "llm_logs",
+}
+
+
+def test_every_pipeline_option_reaches_the_config_from_the_cli_glue_and_the_demo(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One spec (pipeline.OPTIONS) makes `llmdrift run`, the Glue arguments and the demo's run: each option
+    given to the command line or to the Glue job lands in the same PipelineConfig."""
+    import dataclasses
+
+    from typer.main import get_command
+
+    from llmdrift.demo import demo_options
+    from llmdrift.glue_args import parse
+    from llmdrift.pipeline import OPTIONS
+
+    assert set(SAMPLE) == {o.name for o in OPTIONS}
+    given = {k: v for k, v in SAMPLE.items() if v is not None}
+    fields = {f.name for f in dataclasses.fields(PipelineConfig)}
+    expected = {o.name: o.convert(given[o.name]) for o in OPTIONS if o.name in given}
+
+    # the command line
+    seen: list[PipelineConfig] = []
+    monkeypatch.setattr(cli, "_spark", lambda master, conf, uris: "session")
+
+    def fake_run(spark: Any, config: PipelineConfig, **_: Any) -> PipelineResult:
+        seen.append(config)
+        return PipelineResult()
+
+    monkeypatch.setattr("llmdrift.pipeline.run_pipeline", fake_run)
+    flags = {opt for p in get_command(cli.app).commands["run"].params for opt in p.opts}  # type: ignore[attr-defined]
+    argv = ["run"]
+    for option in OPTIONS:
+        assert option.flag in flags, option.flag
+        if option.name in given:
+            argv += [option.flag] if option.switch else [option.flag, given[option.name]]
+    assert cli.main(argv) == 0
+    # the Glue job
+    glue = parse(["job.py", *[a for k, v in given.items() for a in (f"--{k}", v)]])
+    for name, value in expected.items():
+        assert getattr(glue, name) == value, name
+    from_glue = glue.pipeline_config()
+    for config in (seen[0], from_glue):
+        for name, value in expected.items():
+            if name in fields:
+                assert getattr(config, name) == value, name
+        assert (config.settings.cloudwatch, config.settings.cloudwatch_namespace) == (True, "team-a")
+        assert config.settings.cloudwatch_region == "eu-west-1"
+    assert seen[0] == from_glue
+    # the demo
+    demo = demo_options("/l", "/w", datetime(2026, 11, 2, tzinfo=UTC), 4)
+    assert set(demo) <= {o.name for o in OPTIONS}
+    assert PipelineConfig.from_options(demo).policy == "warn-only"

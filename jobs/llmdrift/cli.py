@@ -629,66 +629,76 @@ def dq(
     )
 
 
-@app.command("run")
-def run_all(
-    warehouse: Annotated[str, typer.Option(help="Warehouse root.")],
-    logs: Annotated[
-        str | None,
-        typer.Option(help="Log root (bucket/prefix above AWSLogs/); needed when the steps include ingest."),
-    ] = None,
-    start: Annotated[
-        str | None, typer.Option(help="Ingest window start, UTC (default: the watermark).")
-    ] = None,
-    end: Annotated[str | None, typer.Option(help="Ingest window end, exclusive, UTC.")] = None,
-    steps: Annotated[
-        str,
-        typer.Option(help="Comma list of steps to run, always in this order (default: all of them)."),
-    ] = "ingest,score,aggregate,drift,dq,report",
-    dq_policy: Annotated[
-        str | None,
-        typer.Option(
-            help="Data-quality policy: fail-on-critical, fail-on-any or warn-only (default: the config's"
-            " [quality] policy, else fail-on-critical). Results are stored either way."
-        ),
-    ] = None,
-    redact_pii: RedactOpt = False,
-    text_model: TextModelOpt = "fast",
-    config: ConfigOpt = None,
-    master: MasterOpt = "local[*]",
-    conf: ConfOpt = None,
-) -> None:
-    """Every job in order: ingest, score, aggregate, drift of the last complete day, its HTML report."""
-    from llmdrift.pipeline import PipelineConfig, parse_steps, pipeline_errors, run_pipeline
+def _run_all(master: str, conf: list[str] | None, **options: Any) -> None:
+    """Every job in order: ingest, score, aggregate, drift of the last complete day, dq, its HTML report."""
+    from llmdrift.core.settings import ConfigError
+    from llmdrift.pipeline import OPTIONS, PipelineConfig, pipeline_errors, run_pipeline
 
-    settings = _settings(config)
-    try:
-        chosen = parse_steps(steps)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--steps") from None
-    if "ingest" in chosen and not logs:
+    by_name = {o.name: o for o in OPTIONS}
+    values: dict[str, Any] = {}
+    for name, value in options.items():
+        option = by_name[name]
+        if option.switch:
+            values[name] = bool(value)
+            continue
+        if value is None:
+            continue
+        try:
+            values[name] = option.convert(str(value))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint=option.flag) from None
+    if "ingest" in values.get("steps", by_name["steps"].default) and not values.get("logs"):
         raise typer.BadParameter("the ingest step needs the log root", param_hint="--logs")
     try:
-        pipeline = PipelineConfig(
-            warehouse,
-            logs,
-            chosen,
-            parse_time(start, "--start"),
-            parse_time(end, "--end"),
-            redact_pii=redact_pii,
-            settings=settings,
-            dq_policy=dq_policy,
-            text_model=text_model,
-        )
+        pipeline = PipelineConfig.from_options(values)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     _run_jobs(
-        warehouse,
+        pipeline.warehouse,
         master,
         conf,
         pipeline_errors(),
         lambda spark: run_pipeline(spark, pipeline, log=_log),
-        logs=logs,
+        logs=pipeline.logs,
     )
+
+
+def _run_command() -> Callable[..., None]:
+    """``llmdrift run``: one flag per pipeline option (``llmdrift.pipeline.OPTIONS``), plus the Spark ones."""
+    import inspect
+
+    from llmdrift.pipeline import OPTIONS
+
+    params = []
+    for option in OPTIONS:
+        if option.switch:
+            kind: Any = Annotated[bool, typer.Option(option.flag, help=option.help)]
+            default: Any = bool(option.default)
+        else:
+            required = option.name == "warehouse"
+            kind = Annotated[str | None if not required else str, typer.Option(option.flag, help=option.help)]
+            default = inspect.Parameter.empty if required else None
+        params.append(
+            inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        )
+    params.append(
+        inspect.Parameter("master", inspect.Parameter.KEYWORD_ONLY, default="local[*]", annotation=MasterOpt)
+    )
+    params.append(inspect.Parameter("conf", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ConfOpt))
+
+    def run(**kwargs: Any) -> None:
+        master, conf = kwargs.pop("master"), kwargs.pop("conf")
+        _run_all(master, conf, **kwargs)
+
+    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in params}
+    run.__doc__ = _run_all.__doc__
+    return run
+
+
+app.command("run")(_run_command())
 
 
 @app.command()

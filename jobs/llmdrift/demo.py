@@ -13,28 +13,30 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from llmdrift.aggregate.job import AggregateConfig
-from llmdrift.aggregate.job import run as run_aggregate
 from llmdrift.core import intervals, schemas, tables
-from llmdrift.core.runs import RunContext
-from llmdrift.core.settings import load as load_settings
 from llmdrift.core.spark import get_spark
 from llmdrift.core.storage import normalize, storage_for
-from llmdrift.dq.job import DQConfig
-from llmdrift.dq.job import run as run_dq
-from llmdrift.drift.job import DriftConfig
-from llmdrift.drift.job import run as run_drift
 from llmdrift.generate.traffic import Change, Scenario
 from llmdrift.generate.writer import write_logs
-from llmdrift.ingest.job import IngestConfig, run
-from llmdrift.report.job import ReportConfig
-from llmdrift.report.job import run as run_report
-from llmdrift.score.job import ScoreConfig
-from llmdrift.score.job import run as run_score
+from llmdrift.pipeline import PipelineConfig, run_pipeline
 
 DEMO_START = date(2026, 11, 2)
 DEMO_CONFIG = Path(__file__).with_name("demo.toml")
 DEMO_CHANGES = (Change("topic_shift", 0.3), Change("refusal_rise", 0.12), Change("toxicity_rise", 0.08))
+
+
+def demo_options(logs: str, warehouse: str, start: datetime, days: int) -> dict[str, Any]:
+    """The demo's pipeline options (names of ``llmdrift.pipeline.OPTIONS``): every day it generated, its
+    example config, and data-quality failures reported without failing the demo."""
+    return {
+        "warehouse": warehouse,
+        "logs": logs,
+        "start": start,
+        "end": start + timedelta(days=days, hours=1),
+        "config": str(DEMO_CONFIG),
+        "dq_policy": "warn-only",
+        "drift": "always",
+    }
 
 
 def run_demo(
@@ -61,7 +63,7 @@ def run_demo(
         malformed_rate=0.002,
     )
     log(
-        f"[1/5] generate: {days} days of Bedrock invocation logs from {DEMO_START}, changes from"
+        f"[1/2] generate: {days} days of Bedrock invocation logs from {DEMO_START}, changes from"
         f" {scenario.change_from} ({', '.join(f'{c.kind}:{c.strength:g}' for c in DEMO_CHANGES)})"
     )
     stats = write_logs(scenario, storage_for(logs), logs, progress=log)
@@ -70,35 +72,13 @@ def run_demo(
         f"  [{time.monotonic() - t0:.1f}s]"
     )
 
-    log("[2/5] ingest: invocations + quarantine")
-    spark = get_spark(master)
     start = datetime(DEMO_START.year, DEMO_START.month, DEMO_START.day, tzinfo=UTC)
-    config = IngestConfig(logs, warehouse, start=start, end=start + timedelta(days=days, hours=1))
-    result = run(spark, config, RunContext.create(), log=log)
-    log("[3/5] score: invocation_metrics + embeddings")
-    scored = run_score(spark, ScoreConfig(warehouse), RunContext.create("score"), log=log)
-    log("[4/5] aggregate: invocation_costs, usage_hourly/daily, template_daily, anomalies, alerts")
-    settings = load_settings(DEMO_CONFIG)
-    aggregated = run_aggregate(
-        spark, AggregateConfig(warehouse, settings=settings), RunContext.create("aggregate"), log=log
-    )
-    log("[5/5] drift: the last day against the days before it; data-quality gates; the HTML report")
-    drifted = run_drift(spark, DriftConfig(warehouse), RunContext.create("drift"), log=log)
-    days_written = tuple(aggregated.days)
-    checked = run_dq(
-        spark, DQConfig(warehouse, days_written, policy="warn-only"), RunContext.create("dq"), log=log
-    )
-    reported = run_report(spark, ReportConfig(warehouse), log=log)
+    config = PipelineConfig.from_options(demo_options(logs, warehouse, start, days))
+    log(f"[2/2] the pipeline: {', '.join(config.steps)} (as `llmdrift run` runs it)")
+    spark = get_spark(master)
+    result = run_pipeline(spark, config, log=log)
     _summarise(spark, warehouse, log)
-    outputs = {
-        "logs": logs,
-        **result.outputs,
-        **scored.outputs,
-        **aggregated.outputs,
-        **drifted.outputs,
-        **checked.outputs,
-        **reported.outputs,
-    }
+    outputs = {"logs": logs, **result.outputs}
     log(f"done in {time.monotonic() - t0:.1f}s. Written:")
     for name, uri in outputs.items():
         log(f"  {name:<12} {uri}")

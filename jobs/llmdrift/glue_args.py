@@ -13,140 +13,70 @@ snake_case, as Glue's own convention has it (``--text_backend``, not ``--text-ba
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields, replace
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from llmdrift.core.errors import LlmdriftError
-from llmdrift.pipeline import DRIFT_MODES, STEPS, PipelineConfig, load_settings, parse_steps, parse_utc
+from llmdrift.pipeline import OPTION_NAMES, OPTIONS, STEPS, Option, PipelineConfig, load_settings
 
 
 class GlueArgsError(LlmdriftError, ValueError):
     """A job argument is missing or has a bad value; the message names it."""
 
 
-HELP = {
-    "warehouse": "warehouse root, s3://bucket/prefix (required)",
-    "logs": "Bedrock log root above AWSLogs/, s3://bucket/prefix (required when the steps include ingest)",
-    "steps": f"comma list of steps, run in pipeline order (default {','.join(STEPS)})",
-    "start": "ingest window start, UTC, 2026-11-02 or 2026-11-02T13 (default: the watermark)",
-    "end": "ingest window end, exclusive, UTC (default: the last settled hour)",
-    "lookback_hours": "hours before the start re-read for late files (default 2)",
-    "redact_pii": "true to store texts with personal data replaced by placeholders (default false)",
-    "config": "settings TOML: prices, alerts, CloudWatch, quality policy, drift (an s3:// URI)",
-    "embedder": "static (the only one on Glue: minilm needs torch)",
-    "text_backend": "local (default) or comprehend",
-    "text_model": "learned refusal, toxicity and sentiment model: fast (the default and only tier)",
-    "aws_region": "region for Comprehend and CloudWatch (default: the job's)",
-    "drift": "daily (default: once per completed day) or always (every run)",
-    "cloudwatch": "true to publish daily metrics with PutMetricData (default false)",
-    "cloudwatch_namespace": "CloudWatch namespace of those metrics (default llmdrift)",
-    "database": "Glue database of the catalog step (default llmdrift)",
-    "JOB_NAME": "set by Glue",
-}
+GLUE_ONLY = {"JOB_NAME": "set by Glue"}  # Glue's own argument that the job reads (its spelling is Glue's)
+GLUE_EMBEDDERS = ("static",)  # minilm needs torch, which the Glue job does not install
 
 
-@dataclass(frozen=True)
 class GlueArgs:
-    warehouse: str
-    logs: str | None = None
-    steps: tuple[str, ...] = STEPS
-    start: datetime | None = None
-    end: datetime | None = None
-    lookback_hours: int = 2
-    redact_pii: bool = False
-    config: str | None = None
-    embedder: str = "static"
-    text_backend: str = "local"
-    text_model: str = "fast"
-    aws_region: str | None = None
-    drift: str = "daily"
-    cloudwatch: bool = False
-    cloudwatch_namespace: str | None = None
-    database: str = "llmdrift"
-    JOB_NAME: str | None = None  # Glue sets it; its spelling is Glue's
+    """The job's arguments: the pipeline options (``llmdrift.pipeline.OPTIONS``, with the Glue jobs' defaults)
+    plus ``JOB_NAME``. ``args.<option>`` is the given value, else the default."""
+
+    def __init__(self, **values: Any) -> None:
+        unknown = sorted(set(values) - set(OPTION_NAMES) - set(GLUE_ONLY))
+        if unknown:
+            raise GlueArgsError(f"unknown job argument --{unknown[0]}")
+        self.values: dict[str, Any] = dict(values)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in GLUE_ONLY:
+            return self.__dict__["values"].get(name)
+        option = BY_NAME.get(name)
+        if option is None:
+            raise AttributeError(name)
+        return self.__dict__["values"].get(name, _glue_default(option))
+
+    def __eq__(self, other: object) -> bool:
+        names = (*OPTION_NAMES, *GLUE_ONLY)
+        return isinstance(other, GlueArgs) and all(getattr(self, n) == getattr(other, n) for n in names)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.values)))
+
+    def __repr__(self) -> str:
+        return f"GlueArgs({', '.join(f'{k}={v!r}' for k, v in sorted(self.values.items()))})"
 
     def pipeline_config(self) -> PipelineConfig:
-        """The pipeline's config, with the aggregate settings file fetched; bad values raise GlueArgsError."""
+        """The pipeline's config, with the settings file fetched; bad values raise GlueArgsError."""
         from llmdrift.core.settings import ConfigError
         from llmdrift.core.storage import StorageError
 
+        values = {o.name: getattr(self, o.name) for o in OPTIONS}
         try:
-            settings = load_settings(self.config)
+            settings = load_settings(values["config"])
         except (ConfigError, StorageError, NotImplementedError) as exc:
             raise GlueArgsError(f"--config: {exc}") from None
-        if self.cloudwatch and not settings.cloudwatch:
-            settings = replace(settings, cloudwatch=True, cloudwatch_region=self.aws_region)
-        if self.cloudwatch_namespace:
-            settings = replace(settings, cloudwatch_namespace=self.cloudwatch_namespace)
         try:
-            return PipelineConfig(
-                self.warehouse,
-                self.logs,
-                self.steps,
-                self.start,
-                self.end,
-                self.lookback_hours,
-                self.redact_pii,
-                settings,
-                self.embedder,
-                self.text_backend,
-                self.aws_region,
-                self.drift,
-                self.database,
-                text_model=self.text_model,
-            )
+            return PipelineConfig.from_options({**values, "config": None}, settings=settings)
         except ValueError as exc:
             raise GlueArgsError(str(exc)) from None
 
 
-def _bool(value: str) -> bool:
-    text = value.strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise ValueError(f"{value!r} is not true or false")
+BY_NAME = {o.name: o for o in OPTIONS}
 
 
-def _count(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
-    if number < 0:
-        raise ValueError(f"{number} is negative")
-    return number
-
-
-def _choice(*allowed: str) -> Callable[[str], str]:
-    def check(value: str) -> str:
-        if value not in allowed:
-            raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
-        return value
-
-    return check
-
-
-CONVERTERS: dict[str, Callable[[str], Any]] = {
-    "steps": parse_steps,
-    "start": parse_utc,
-    "end": parse_utc,
-    "lookback_hours": _count,
-    "redact_pii": _bool,
-    "cloudwatch": _bool,
-    "embedder": _choice("static"),  # minilm needs torch, which the Glue job does not install
-    "text_backend": _choice("local", "comprehend"),
-    "text_model": lambda value: _choice(*_text_models())(value),
-    "drift": _choice(*DRIFT_MODES),
-}
-
-
-def _text_models() -> tuple[str, ...]:
-    from llmdrift.score.heads import TIERS  # only when the argument is given: the ingest job has no scorer
-
-    return TIERS
+def _glue_default(option: Option) -> Any:
+    return option.default if option.glue_default is None else option.glue_default
 
 
 class _Parser(argparse.ArgumentParser):
@@ -158,7 +88,8 @@ def _read(argv: Sequence[str], names: Sequence[str], required: bool) -> dict[str
     """``--name value`` (or ``--name=value``) pairs for the given names; every other argument is ignored."""
     parser = _Parser(prog="llmdrift glue job", add_help=False, allow_abbrev=False)
     for name in names:
-        parser.add_argument(f"--{name}", dest=name, required=required, help=HELP.get(name))
+        help_ = BY_NAME[name].help if name in BY_NAME else GLUE_ONLY.get(name)
+        parser.add_argument(f"--{name}", dest=name, required=required, help=help_)
     known, _unknown = parser.parse_known_args(list(argv[1:]))
     return vars(known)
 
@@ -178,7 +109,7 @@ def _resolved(argv: Sequence[str], names: list[str]) -> dict[str, str | None]:
 
 def parse(argv: Sequence[str]) -> GlueArgs:
     """``sys.argv`` as Glue passes it (program name first) -> GlueArgs; GlueArgsError names a bad argument."""
-    names = [f.name for f in fields(GlueArgs)]
+    names = [*OPTION_NAMES, *GLUE_ONLY]
     raw = _read(argv, names, required=False)
     steps = STEPS
     if raw.get("steps"):
@@ -196,11 +127,14 @@ def parse(argv: Sequence[str]) -> GlueArgs:
 
 
 def _convert(name: str, value: str) -> Any:
-    convert = CONVERTERS.get(name)
-    if convert is None:
+    option = BY_NAME.get(name)
+    if option is None:
         return value.strip()
     try:
-        return convert(value)
+        converted = option.convert(value)
+        if name == "embedder" and converted not in GLUE_EMBEDDERS:
+            raise ValueError(f"{converted!r} is not one of {', '.join(GLUE_EMBEDDERS)} (minilm needs torch)")
+        return converted
     except ValueError as exc:
         raise GlueArgsError(f"--{name}: {exc}") from None
 

@@ -14,6 +14,7 @@ time (``llmdrift run``).
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import tomllib
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from typing import Any
 
 from llmdrift.core.errors import LlmdriftError
 from llmdrift.core.runs import RunContext
-from llmdrift.core.settings import AggregateSettings
+from llmdrift.core.settings import DQ_POLICIES, AggregateSettings
 
 STEPS = ("ingest", "score", "aggregate", "drift", "dq", "report", "catalog")
 DEFAULT_STEPS = STEPS[:6]  # "catalog" registers partitions in the Glue Data Catalog: AWS only
@@ -61,8 +62,141 @@ def parse_steps(text: str) -> tuple[str, ...]:
     return tuple(step for step in STEPS if step in names)
 
 
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number") from None
+    if number < 0:
+        raise ValueError(f"{number} is negative")
+    return number
+
+
+def parse_bool(value: str) -> bool:
+    text = value.strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ValueError(f"{value!r} is not true or false")
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+
+    return check
+
+
+def _text_model(value: str) -> str:
+    from llmdrift.score.heads import TIERS  # only when given: the Glue ingest job installs no scorer
+
+    return _choice(*TIERS)(value)
+
+
+def _embedder(value: str) -> str:
+    from llmdrift.text.embedders import EMBEDDERS
+
+    return _choice(*EMBEDDERS)(value)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a pipeline run. The same list makes the ``llmdrift run`` flags (``--kebab-case``), the
+    Glue job arguments (``--snake_case``) and the demo's run (tests/test_pipeline.py checks all three)."""
+
+    name: str  # PipelineConfig field / Glue argument
+    help: str
+    parse: Callable[[str], Any] | None = None  # text -> value (None: the text itself); ValueError if bad
+    default: Any = None
+    switch: bool = False  # true/false: a flag on the command line, true|false on Glue
+    glue_default: Any = None  # where the Glue jobs' default differs (None: the same)
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def convert(self, text: str) -> Any:
+        if self.switch:
+            return parse_bool(text)
+        return self.parse(text) if self.parse else text.strip()
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("warehouse", "warehouse root, a local path or s3://bucket/prefix (required)"),
+    Option("logs", "Bedrock log root above AWSLogs/ (required when the steps include ingest)"),
+    Option(
+        "steps",
+        f"comma list of steps, run in pipeline order (default {','.join(DEFAULT_STEPS)})",
+        parse_steps,
+        DEFAULT_STEPS,
+        glue_default=STEPS,
+    ),
+    Option(
+        "start", "ingest window start, UTC, 2026-11-02 or 2026-11-02T13 (default: the watermark)", parse_utc
+    ),
+    Option("end", "ingest window end, exclusive, UTC (default: the last settled hour)", parse_utc),
+    Option("lookback_hours", "hours before the start re-read for late files (default 2)", _count, 2),
+    Option(
+        "redact_pii",
+        "store texts with personal data replaced by [TYPE] placeholders",
+        default=False,
+        switch=True,
+    ),
+    Option(
+        "config", "settings TOML (a path or s3:// URI): prices, alerts, CloudWatch, quality policy, drift"
+    ),
+    Option(
+        "embedder",
+        "embedding model: static (default; the only one on Glue) or minilm (needs torch)",
+        _embedder,
+        "static",
+    ),
+    Option(
+        "text_backend",
+        "refusal/toxicity/sentiment/PII backend: local (default) or comprehend",
+        _choice("local", "comprehend"),
+        "local",
+    ),
+    Option(
+        "text_model",
+        "learned refusal, toxicity and sentiment model: fast (the default and only tier)",
+        _text_model,
+        "fast",
+    ),
+    Option("aws_region", "region for Comprehend, CloudWatch and the Glue catalog (default: the session's)"),
+    Option(
+        "drift",
+        "always (every run) or daily (once per completed day)",
+        _choice(*DRIFT_MODES),
+        "always",
+        glue_default="daily",
+    ),
+    Option(
+        "dq_policy",
+        "data-quality policy: fail-on-critical, fail-on-any or warn-only (default: the config's)",
+        _choice(*DQ_POLICIES),
+    ),
+    Option(
+        "cloudwatch",
+        "publish daily metrics with PutMetricData (default: the config's)",
+        default=False,
+        switch=True,
+    ),
+    Option(
+        "cloudwatch_namespace", "CloudWatch namespace of those metrics (default: the config's, else llmdrift)"
+    ),
+    Option("database", "Glue database of the catalog step (default llmdrift)", default="llmdrift"),
+)
+OPTION_NAMES = tuple(o.name for o in OPTIONS)
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
+    """A pipeline run's settings: the fields of ``OPTIONS`` (the settings file read into ``settings``)."""
+
     warehouse: str
     logs: str | None = None  # needed when the steps include ingest
     steps: tuple[str, ...] = DEFAULT_STEPS
@@ -78,6 +212,28 @@ class PipelineConfig:
     database: str = "llmdrift"  # the Glue database of the catalog step
     dq_policy: str | None = None  # what fails the run once its dq results are stored (default: the config's)
     text_model: str = "fast"  # the learned refusal, toxicity and sentiment model (llmdrift.score.heads)
+
+    @classmethod
+    def from_options(
+        cls, values: dict[str, Any], settings: AggregateSettings | None = None
+    ) -> PipelineConfig:
+        """From option values (names of ``OPTIONS``; a missing one takes its default): the settings file is
+        read (``config``) and the CloudWatch options override it. ValueError (or ConfigError) names what is wrong."""
+        unknown = sorted(set(values) - set(OPTION_NAMES))
+        if unknown:
+            raise ValueError(f"unknown pipeline option {unknown[0]!r}")
+        if settings is None:
+            settings = load_settings(values.get("config"))
+        if values.get("cloudwatch") and not settings.cloudwatch:
+            settings = replace(settings, cloudwatch=True, cloudwatch_region=values.get("aws_region"))
+        if values.get("cloudwatch_namespace"):
+            settings = replace(settings, cloudwatch_namespace=values["cloudwatch_namespace"])
+        fields_ = {
+            k: v for k, v in values.items() if k not in ("config", "cloudwatch", "cloudwatch_namespace")
+        }
+        if not fields_.get("warehouse"):
+            raise ValueError("the warehouse is required")
+        return cls(settings=settings, **fields_)
 
     def __post_init__(self) -> None:
         if parse_steps(",".join(self.steps)) != tuple(self.steps):
@@ -326,8 +482,11 @@ def load_settings(uri: str | None) -> AggregateSettings:
         return load(Path(normalize(uri)))
     storage = storage_for(uri)
     folder, name = uri.rstrip("/").rsplit("/", 1)
-    work = Path(tempfile.mkdtemp(prefix="llmdrift-config-"))
     text = storage.read_bytes(uri)
+    # One folder per config content, reused by every load (no new temporary folder per run).
+    key = hashlib.sha256(uri.encode() + b"\0" + text).hexdigest()[:16]
+    work = Path(tempfile.gettempdir()) / "llmdrift-config" / key
+    work.mkdir(parents=True, exist_ok=True)
     (work / name).write_bytes(text)
     try:
         pricing = tomllib.loads(text.decode("utf-8")).get("pricing", {})
