@@ -164,14 +164,14 @@ def test_templates_cover_every_invocation(spark: Any, aggregated: tuple[Path, An
     # The ids (the scorer's where a row is scored, else from the texts) group exactly as the texts say.
     texts = read(spark, warehouse, "invocations").select("dt", "system_text", "prompt_text").collect()
     expected = Counter(
-        (str(r["dt"]), templates.template_id(r["system_text"], r["prompt_text"])) for r in texts
+        (str(r["dt"]), text_templates.template_id(r["system_text"], r["prompt_text"])) for r in texts
     )
     rows = templates.select("dt", "template_id", "invocations", "skeleton", "representative_text").collect()
     assert {(str(r["dt"]), r["template_id"]): r["invocations"] for r in rows} == dict(expected)
     whole = [r for r in rows if len(r["representative_text"] or "") < 300]  # the text is cut at 300
     assert whole
     for r in whole:
-        assert r["skeleton"] == templates.skeleton(r["representative_text"])
+        assert r["skeleton"] == text_templates.skeleton(r["representative_text"])
 
 
 def test_a_rerun_replaces_exactly_its_partitions(spark: Any, aggregated: tuple[Path, Any]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from llmdrift.bedrock.models import resolve_model_id
 from llmdrift.core import schemas, tables
 from llmdrift.core.runs import RunContext
 from llmdrift.core.storage import LocalStorage
@@ -141,8 +142,9 @@ def test_metrics_scored_before_template_ids_get_them_from_the_texts(
 
 
 def test_endpoints_without_a_base_model_are_sliced_as_pricing_sees_them(spark: Any, shifted: Path) -> None:
-    """Application inference profiles count as the model they map to (profiles.csv), provisioned models
-    by their ARN: the model slices agree with the invocations, and none is a mix called "(unknown)"."""
+    """Application inference profiles are stored by ingest as the model they map to (profiles.csv), and
+    provisioned models are sliced by their ARN: the model slices agree with the invocations, and none is
+    a mix called "(unknown)"."""
     reference, current = Window.parse("2026-11-02..2026-11-04"), Window.parse("2026-11-04")
     days = [(d,) for d in reference.days + current.days]
     _, counts = sliced(spark, str(shifted), current, DriftConfig(str(shifted)), days)
@@ -152,11 +154,15 @@ def test_endpoints_without_a_base_model_are_sliced_as_pricing_sees_them(spark: A
     expected: Counter[tuple[str, int]] = Counter()
     rows = invocations.join(scored.select("request_id"), "request_id", "left_semi").collect()
     for r in rows:
-        name = r["base_model_id"] or profile_target(profiles, r["model_id"]) or r["model_id"]
+        name = r["base_model_id"] or r["model_id"]
         expected[(name, 1 if r["dt"] in current.days else 0)] += 1
     models = {k[1]: v for k, v in counts.items() if k[0] == "model"}
     assert models == {name: (expected[(name, 0)], expected[(name, 1)]) for name in {n for n, _ in expected}}
     assert "(unknown)" not in models
     assert any(name.startswith("arn:aws:bedrock:") and "provisioned-model" in name for name in models)
-    profiled = [r for r in rows if r["base_model_id"] is None and profile_target(profiles, r["model_id"])]
-    assert profiled  # the generated traffic has a mapped application profile
+    profiled = [r for r in rows if r["endpoint_scope"] == "application_profile"]
+    mapped = [r for r in profiled if profile_target(profiles, r["model_id"])]
+    assert mapped  # the generated traffic has a mapped application profile, stored as its model
+    for r in mapped:
+        assert r["base_model_id"] == resolve_model_id(profile_target(profiles, r["model_id"])).base_model_id
+    assert all(r["base_model_id"] is None for r in profiled if r not in mapped)

@@ -4,7 +4,7 @@ Data faults are written as separate objects of one log tree and ingested togethe
 each is checked on its own: the records that can be read are in ``invocations``, the rest are in
 ``quarantine`` with a reason, and the run's counts reconcile (lines = rows + duplicates + quarantined +
 blank). Process faults (a run killed mid-write, two runs at once, a full disk, an unwritable warehouse,
-files of an older schema) each get a test of their own. README's "What happens when things go wrong" lists
+files of an older schema) each get a test of their own. jobs/llmdrift/dq/README.md, "What happens when things go wrong", lists
 the same cases.
 """
 

@@ -1,6 +1,6 @@
 """Metric quality: floors a change to the text models must keep.
 
-The figures themselves come from ``llmdrift quality`` (README, Quality). The corpus floors are measured here on
+The figures themselves come from ``llmdrift quality`` (jobs/llmdrift/score/README.md, "Quality per source"). The corpus floors are measured here on
 at most ``LIMIT`` test rows a source (fast, deterministic), so they sit a little under the full-split figures;
 the regression set (tests/devset, texts we wrote) is scored whole.
 """

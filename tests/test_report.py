@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +200,12 @@ def test_index_lists_reports() -> None:
         [{"href": "dt=2026-11-05/drift-report-a.html", "title": "2026-11-05 drift report", "run_id": "a"}]
     )
     assert 'href="dt=2026-11-05/drift-report-a.html"' in page
+
+
+def test_the_report_is_stamped_with_its_drift_run_not_the_wall_clock() -> None:
+    from llmdrift.core.runs import RunContext
+    from llmdrift.report.job import run_time
+
+    context = RunContext.create("drift", datetime(2026, 11, 6, 8, 5, tzinfo=UTC))
+    assert run_time(context.run_id) == "2026-11-06 08:05 UTC"
+    assert run_time("my-own-run") == ""

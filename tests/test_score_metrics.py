@@ -83,7 +83,7 @@ def _toxicity_flag(role: str) -> None:
     negated = _both(role, text="You're not an idiot; everyone misses that step.")
     assert insult[f"{role}_toxicity_flag"] is True
     assert _both(role, text="Thanks, the meeting notes look great.")[f"{role}_toxicity_flag"] is False
-    # negation is the model's weak spot (README, Quality): masked, it still scores well under the insult
+    # negation is the model's weak spot (score/README.md, "Quality per source"): masked, it still scores well under the insult
     assert negated[f"{role}_toxicity_score"] < insult[f"{role}_toxicity_score"] - 0.3
 
 

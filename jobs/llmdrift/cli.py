@@ -41,6 +41,11 @@ ConfOpt = Annotated[
     list[str] | None, typer.Option("--conf", help="Extra Spark setting KEY=VALUE (repeatable).")
 ]
 
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML config: price override, profile mapping, alerts, CloudWatch."),
+]
+
 
 DEFAULT_LABELED = Path("../shared/data/labeled")  # beside the project root (the corpus's own README)
 
@@ -214,6 +219,7 @@ def ingest(
         float, typer.Option(min=0.001, help="Largest offloaded body read, MB.")
     ] = 10.0,
     redact_pii: RedactOpt = False,
+    config: ConfigOpt = None,
     master: MasterOpt = "local[*]",
     conf: ConfOpt = None,
     json_out: Annotated[
@@ -223,10 +229,11 @@ def ingest(
     """Ingest Bedrock invocation logs into the invocations and quarantine tables (incremental, idempotent)."""
     from llmdrift.core.runs import RunContext
     from llmdrift.core.storage import StorageError
+    from llmdrift.cost.prices import PriceError
     from llmdrift.ingest.job import IngestConfig, IngestError, result_dict, run
 
     try:
-        config = IngestConfig(
+        ingest_config = IngestConfig(
             logs,
             warehouse,
             parse_time(start, "--start"),
@@ -236,16 +243,17 @@ def ingest(
             fetch_offloaded,
             int(max_offloaded_mb * (1 << 20)),
             redact_pii=redact_pii,
+            profiles=_settings(config).profiles,  # application profiles are stored as the model they map to
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    errors = (IngestError, StorageError)
+    errors = (IngestError, StorageError, PriceError)
     (result,) = _run_jobs(
         warehouse,
         master,
         conf,
         errors,
-        lambda spark: run(spark, config, RunContext.create(), log=_log),
+        lambda spark: run(spark, ingest_config, RunContext.create(), log=_log),
         logs=logs,
     )
     if json_out:
@@ -417,12 +425,6 @@ def quality(
     if output:
         output.write_text(json.dumps(figures, indent=2))
         _log(f"figures written to {output}")
-
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", help="TOML config: price override, profile mapping, alerts, CloudWatch."),
-]
 
 
 def _settings(config: Path | None) -> Any:

@@ -18,7 +18,7 @@ What the template creates, and why it is shaped so:
   job too, so two runs never write the same partitions at once; a run that finds the previous one still
   going is skipped and the next one catches up (every step works from its state file).
 - **Job bookmarks stay disabled**: each job commits its own state file after its tables are written (the
-  ingest watermark last), which is what a bookmark would record, but testable locally (README).
+  ingest watermark last), which is what a bookmark would record, but testable locally (core/README.md, "Run state and watermarks").
 - **Least-privilege role**: read the log prefix, read/write the warehouse prefix, read the deployed
   artefacts, the Glue catalog of its own database, its own CloudWatch log groups; Comprehend, CloudWatch
   metrics and a KMS key only when switched on. S3 ARNs are built from bucket/prefix parameters.

@@ -1,4 +1,4 @@
-"""The job sequence ingest -> score -> aggregate -> drift -> report, in one Spark session.
+"""The job sequence ingest -> score -> aggregate -> drift -> dq -> report (-> catalog), in one Spark session.
 
 ``llmdrift run`` and the Glue entry script (``glue/llmdrift_job.py``) both call :func:`run_pipeline`; each
 step is that job's own ``run``. Every job commits its state file only after its tables are written (the
@@ -258,7 +258,13 @@ class PipelineConfig:
 
             logs = self.logs or ""
             configs["ingest"] = IngestConfig(
-                logs, self.warehouse, self.start, self.end, self.lookback_hours, redact_pii=self.redact_pii
+                logs,
+                self.warehouse,
+                self.start,
+                self.end,
+                self.lookback_hours,
+                redact_pii=self.redact_pii,
+                profiles=self.settings.profiles,
             )
         if "score" in self.steps:
             from llmdrift.score.job import ScoreConfig
@@ -285,7 +291,6 @@ class PipelineConfig:
                 max_templates=drift.max_templates,
                 alpha=drift.alpha,
                 embedder=self.embedder,
-                profiles=self.settings.profiles,
             )
         if "dq" in self.steps:
             from llmdrift.dq.job import DQConfig

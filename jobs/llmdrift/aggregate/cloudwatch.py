@@ -73,7 +73,7 @@ def publish_daily(
     values over two weeks old).
 
     A day is published by the run that first sees it complete; CloudWatch keeps every value it is sent, so
-    rerunning a window sends that window's days again (documented in the README).
+    rerunning a window sends that window's days again (aggregate/README.md, "Alerts and CloudWatch").
     """
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError

@@ -227,27 +227,21 @@ def templates(base: Any) -> Any:
 
     # Scored rows carry the scorer's template id; the others (not scored yet, or scored before it was
     # written) get it from their texts, so the UDF runs on those rows only.
-    tid = F.udf(text_templates.template_id, T.StringType())
-    unlabelled = F.col("template_id").isNull()
-    rows = (
-        base.filter(~unlabelled)
-        .unionByName(base.filter(unlabelled).withColumn("template_id", tid("system_text", "prompt_text")))
-        .select(
-            "dt",
-            "template_id",
-            "caller_name",
-            "system_text",
-            "prompt_text",
-            "error_code",
-            "cost_usd",
-            "is_scored",
-            "completion_refusal_flag",
-            "completion_sentiment_compound",
-            "prompt_toxicity_flag",
-            "completion_toxicity_flag",
-            "prompt_pii_count",
-            "completion_similarity_prompt",
-        )
+    rows = text_templates.fill_template_ids(base).select(
+        "dt",
+        "template_id",
+        "caller_name",
+        "system_text",
+        "prompt_text",
+        "error_code",
+        "cost_usd",
+        "is_scored",
+        "completion_refusal_flag",
+        "completion_sentiment_compound",
+        "prompt_toxicity_flag",
+        "completion_toxicity_flag",
+        "prompt_pii_count",
+        "completion_similarity_prompt",
     )
 
     def count_if(cond: Any) -> Any:

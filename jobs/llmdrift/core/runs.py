@@ -88,3 +88,19 @@ def written_since(
     newest = max((r["finished_at"] for r in rows), default=None)
     # collect() gives naive local times: astimezone reads them as local, as PySpark made them
     return parts, newest.astimezone(UTC).isoformat() if newest else since
+
+
+def newest_drift_run(spark: Any, storage: Storage, warehouse: str) -> str | None:
+    """The run id of the newest drift run: of the runs of the latest current window, the last one (run ids
+    start with their start time). Reads one partition of ``drift_results``: its ``dt`` is the last day of
+    the current window, so the latest window is in the newest partition."""
+    from pyspark.sql import functions as F
+
+    schema = schemas.load("drift_results")
+    days = [d.partition("=")[2] for d in storage.list_dirs(tables.table_uri(warehouse, schema.table))]
+    days = [d for d in days if d]
+    if not days:
+        return None
+    runs = tables.read(spark, storage, warehouse, schema, [(max(days),)])
+    newest = runs.agg(F.max(F.struct("current_end", "run_id")).alias("m")).first()["m"]
+    return str(newest["run_id"]) if newest is not None else None

@@ -23,7 +23,7 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from llmdrift.bedrock.models import resolve_model_id
+from llmdrift.bedrock.models import ModelRef, resolve_model_id
 from llmdrift.core.errors import LlmdriftError
 
 TOKEN_CLASSES = ("input", "output", "cache_read", "cache_write")
@@ -370,6 +370,21 @@ def profile_target(profiles: Mapping[str, str], model_id: str | None) -> str | N
     return profiles.get(model_id) or profiles.get(model_id.rsplit("/", 1)[-1])
 
 
+def resolve_endpoint(profiles: Mapping[str, str], model_id: str | None) -> ModelRef:
+    """The model an invocation ran on, from its ``modelId``: ``resolve_model_id``, and for an application
+    inference profile the model it maps to (``profiles``; unmapped, it stays an application profile).
+
+    The one resolution: ingest stores its ``base_model_id`` and ``provider`` in ``invocations``, pricing
+    prices the endpoint it names, and drift slices by the stored model.
+    """
+    ref = resolve_model_id(model_id)
+    if ref.endpoint_scope == "application_profile":
+        target = profile_target(profiles, model_id)
+        if target is not None:
+            return resolve_model_id(target)
+    return ref
+
+
 def price_for(
     table: PriceTable,
     profiles: Mapping[str, str],
@@ -395,10 +410,9 @@ def price_for(
     if endpoint_scope == "custom":
         return ModelPrice(base_model_id, "custom")
     if endpoint_scope == "application_profile":
-        target = profile_target(profiles, model_id)
-        if target is None:
+        ref = resolve_endpoint(profiles, model_id)
+        if ref.endpoint_scope == "application_profile":
             return ModelPrice(None, "unmapped_profile")
-        ref = resolve_model_id(target)
         base_model_id, endpoint_scope = ref.base_model_id, ref.endpoint_scope
     if not base_model_id or endpoint_scope not in PRICED_SCOPES:
         return ModelPrice(base_model_id, "unknown_model")

@@ -20,7 +20,7 @@ from typing import Any
 
 from llmdrift.core import schemas, tables
 from llmdrift.core.errors import LlmdriftError
-from llmdrift.core.runs import RunContext
+from llmdrift.core.runs import RunContext, newest_drift_run
 from llmdrift.core.settings import DQ_POLICIES
 from llmdrift.core.storage import normalize, storage_for
 from llmdrift.dq.suites import CRITICAL, IN_PARTITION, Check, Suite, suites
@@ -231,9 +231,8 @@ DERIVED_KEYS = {
 
 
 def _newest_drift_runs(spark: Any, config: DQConfig) -> list[str]:
-    df = _table_frame(spark, config, "drift_results", ())
-    row = df.agg({"run_id": "max"}).collect()
-    return [row[0][0]] if row and row[0][0] else []
+    newest = newest_drift_run(spark, storage_for(config.warehouse), config.warehouse)
+    return [newest] if newest else []
 
 
 def _validate_table(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from llmdrift.core.errors import LlmdriftError
 from llmdrift.core.windows import Window
@@ -32,7 +31,6 @@ class DriftConfig:
     alpha: float = 0.05
     seed: int = 0
     embedder: str = "static"  # whose vectors are compared (the scorer's --embedder)
-    profiles: Path | None = None  # application inference profile -> model (default: the shipped profiles.csv)
 
     def __post_init__(self) -> None:
         if self.reference_days < 1:

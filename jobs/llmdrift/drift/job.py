@@ -118,13 +118,13 @@ def run(spark: Any, config: DriftConfig, context: RunContext, log: Log = print) 
 def choose_windows(spark: Any, warehouse: str, config: DriftConfig) -> tuple[Window, Window]:
     current = config.current
     if current is None:
-        from pyspark.sql import functions as F
-
         storage = storage_for(warehouse)
-        inv = tables.read(spark, storage, warehouse, schemas.load("invocations"))
-        last = inv.agg(F.max("dt")).first()[0]
-        if last is None:
+        # The last day with invocations, from the partition folders (no scan of the table).
+        folders = storage.list_dirs(tables.table_uri(warehouse, "invocations"))
+        days = [f.partition("=")[2] for f in folders if f.startswith("dt=")]
+        if not days:
             raise DriftError(f"no invocations under {warehouse}: run ingest first")
+        last = max(days)
         until = complete_until(storage, warehouse)
         if until is not None:  # a day still being ingested is not compared with whole days
             last = min(last, (until - timedelta(days=1)).date().isoformat())

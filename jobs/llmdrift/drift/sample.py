@@ -11,11 +11,10 @@ from typing import Any
 from llmdrift.core import schemas, tables
 from llmdrift.core.storage import storage_for
 from llmdrift.core.windows import Window
-from llmdrift.cost.prices import load_profiles, profile_target
 from llmdrift.drift.config import DriftConfig
 from llmdrift.drift.registry import CONTINUOUS, EMBEDDINGS, FLAGS, SliceKey
 from llmdrift.text.embedders import embedder_id
-from llmdrift.text.templates import template_id
+from llmdrift.text.templates import fill_template_ids
 
 Log = Callable[[str], None]
 SCORED = (*[c for c in CONTINUOUS if c not in ("latency_ms", "cost_usd")], *FLAGS)
@@ -26,7 +25,7 @@ def sliced(
     spark: Any, warehouse: str, current: Window, config: DriftConfig, days: list[tuple[str]]
 ) -> tuple[Any, dict[SliceKey, tuple[int, int]]]:
     """The tagged rows (:func:`tagged`) and their slice counts. When the count finds rows whose metrics
-    name no model or template (application profiles, rows scored before template ids), those are filled
+    name no model or template (provisioned or custom models, rows scored before template ids), those are filled
     in (:func:`with_templates`, :func:`with_models`) and counted again: clean data costs one pass."""
     met = metrics_rows(spark, warehouse, days)
     rows = tagged(met, current, config.seed, label_unknown=False)
@@ -36,7 +35,7 @@ def sliced(
         if "template" in unnamed:
             met = with_templates(spark, warehouse, met, days)
         if "model" in unnamed:
-            met = with_models(spark, warehouse, met, days, load_profiles(config.profiles))
+            met = with_models(spark, warehouse, met, days)
         rows = tagged(met, current, config.seed)
         counts = slice_counts(rows, config.max_templates)
     return rows, counts
@@ -106,7 +105,6 @@ def with_templates(spark: Any, warehouse: str, met: Any, days: list[tuple[str]])
     """Metrics rows scored before ``template_id`` existed get it from their texts (one UDF pass over just
     those rows); rows that have it are left alone. Called only when the count found such rows."""
     from pyspark.sql import functions as F
-    from pyspark.sql import types as T
 
     missing = met.filter(F.col("template_id").isNull())
     inv = tables.read(spark, storage_for(warehouse), warehouse, schemas.load("invocations"), days).select(
@@ -114,41 +112,28 @@ def with_templates(spark: Any, warehouse: str, met: Any, days: list[tuple[str]])
         F.substring("system_text", 1, 2000).alias("system_text"),
         F.substring("prompt_text", 1, 2000).alias("prompt_text"),
     )
-    template = F.udf(template_id, T.StringType())("system_text", "prompt_text")
-    filled = (
-        missing.drop("template_id")
-        .join(inv, "request_id", "left")
-        .withColumn("template_id", template)
-        .select(*met.columns)
-    )
+    filled = fill_template_ids(missing.join(inv, "request_id", "left")).select(*met.columns)
     return met.filter(F.col("template_id").isNotNull()).unionByName(filled)
 
 
-def with_models(
-    spark: Any, warehouse: str, met: Any, days: list[tuple[str]], profiles: dict[str, str]
-) -> Any:
-    """Rows whose logs name no base model (application inference profiles, provisioned and custom models)
-    are sliced as pricing sees them: a mapped profile as the model it invokes, anything else by its model
-    ARN, so that no model slice is a mix of unrelated endpoints called "(unknown)"."""
+def with_models(spark: Any, warehouse: str, met: Any, days: list[tuple[str]]) -> Any:
+    """Rows whose invocation names no base model (provisioned and custom models, unmapped application
+    profiles; ingest resolves the mapped ones) are sliced by their model ARN, so that no model slice is a
+    mix of unrelated endpoints called "(unknown)"."""
     from pyspark.sql import functions as F
-    from pyspark.sql import types as T
 
     unnamed = F.col("base_model_id").isNull()
     endpoints = (
         tables.read(spark, storage_for(warehouse), warehouse, schemas.load("invocations"), days)
         .filter(unnamed)
-        .select("request_id", "model_id")
+        .select("request_id", F.col("model_id").alias("endpoint"))
     )
-    names = [
-        (m, profile_target(profiles, m) or m)
-        for m in (r["model_id"] for r in endpoints.select("model_id").distinct().collect())
-        if m
-    ]
-    schema = T.StructType([T.StructField("model_id", T.StringType()), T.StructField("name", T.StringType())])
-    named = endpoints.join(F.broadcast(spark.createDataFrame(names, schema)), "model_id").select(
-        "request_id", F.col("name").alias("base_model_id")
+    filled = (
+        met.filter(unnamed)
+        .join(endpoints, "request_id", "left")
+        .withColumn("base_model_id", F.col("endpoint"))
+        .select(*met.columns)
     )
-    filled = met.filter(unnamed).drop("base_model_id").join(named, "request_id", "left").select(*met.columns)
     return met.filter(~unnamed).unionByName(filled)
 
 

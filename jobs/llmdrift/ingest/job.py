@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from llmdrift.bedrock.layout import (
@@ -30,6 +31,7 @@ from llmdrift.core import schemas, tables
 from llmdrift.core.errors import LlmdriftError
 from llmdrift.core.runs import INGEST_STATE, RunContext, read_state, write_state
 from llmdrift.core.storage import Storage, join, normalize, storage_for
+from llmdrift.cost.prices import load_profiles
 from llmdrift.ingest import transform
 from llmdrift.ingest.reader import ReaderOptions, parse_batches, parsed_schema
 
@@ -52,6 +54,7 @@ class IngestConfig:
     max_offloaded_bytes: int = 10 << 20
     parse_tasks: int | None = None
     redact_pii: bool = False
+    profiles: Path | None = None  # application inference profile -> model (default: the shipped profiles.csv)
 
     def __post_init__(self) -> None:
         if self.lookback_hours < 0:
@@ -194,7 +197,11 @@ def run(spark: Any, config: IngestConfig, context: RunContext, log: Log = print)
     )
     if objects:
         options = ReaderOptions(
-            logs, config.fetch_offloaded, config.max_offloaded_bytes, redact_pii=config.redact_pii
+            logs,
+            config.fetch_offloaded,
+            config.max_offloaded_bytes,
+            redact_pii=config.redact_pii,
+            profiles=tuple(sorted(load_profiles(config.profiles).items())),
         )
         parsed = parse_objects(spark, objects, options, config.parse_tasks).persist(
             StorageLevel.MEMORY_AND_DISK

@@ -21,6 +21,7 @@ import pyarrow as pa
 from llmdrift.bedrock.records import REASONS, Issue, OffloadError, excerpt, parse_line
 from llmdrift.core import schemas
 from llmdrift.core.storage import Storage, is_s3, iter_lines, join, storage_for
+from llmdrift.cost.prices import resolve_endpoint
 from llmdrift.text import pii
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -54,6 +55,7 @@ class ReaderOptions:
     max_offloaded_bytes: int = 10 << 20
     max_line_bytes: int = 64 << 20
     redact_pii: bool = False  # replace personal data in stored texts and excerpts with [TYPE] placeholders
+    profiles: tuple[tuple[str, str], ...] = ()  # application inference profile -> model (cost.prices)
 
 
 def decompress(data: bytes) -> tuple[bytes, Issue | None]:
@@ -195,6 +197,7 @@ def parse_object(
         data, file_issue = decompress(data)
     if file_issue is not None:
         yield _issue_row(file_issue, uri, 0, folder_time, False, None)
+    profiles = dict(options.profiles)
     for number, raw in enumerate(iter_lines(data), start=1):
         lines += 1
         if not raw.strip():
@@ -206,6 +209,9 @@ def parse_object(
             rejected += 1
         else:
             row["kind"] = "row"
+            if row["endpoint_scope"] == "application_profile" and profiles:
+                resolved = resolve_endpoint(profiles, row["model_id"])
+                row["base_model_id"], row["provider"] = resolved.base_model_id, resolved.provider
             if options.redact_pii:
                 for key in REDACTED_FIELDS:
                     row[key] = pii.redact(row[key])

@@ -11,11 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from llmdrift.core import schemas, tables
 from llmdrift.core.errors import LlmdriftError
+from llmdrift.core.runs import newest_drift_run
 from llmdrift.core.storage import join, normalize, storage_for
 from llmdrift.core.windows import Window
 from llmdrift.report.render import ReportData, render, render_index
@@ -42,6 +43,18 @@ class ReportResult:
     outputs: dict[str, str] = field(default_factory=dict)
 
 
+def run_time(run_id: str) -> str:
+    """``2026-11-06 08:00 UTC`` from a run id made by ``RunContext.create`` (``drift-20261106T080000Z-ab12cd``);
+    empty for any other id."""
+    parts = run_id.split("-")
+    for part in parts:
+        try:
+            return datetime.strptime(part, "%Y%m%dT%H%M%SZ").strftime("%Y-%m-%d %H:%M UTC")
+        except ValueError:
+            continue
+    return ""
+
+
 def load(spark: Any, warehouse: str, run_id: str | None) -> ReportData:
     from pyspark.sql import functions as F
 
@@ -54,10 +67,9 @@ def load(spark: Any, warehouse: str, run_id: str | None) -> ReportData:
 
     results = read("drift_results")
     if run_id is None:
-        newest = results.agg(F.max(F.struct("current_end", "run_id")).alias("m")).first()["m"]
-        if newest is None:
+        run_id = newest_drift_run(spark, storage, warehouse)
+        if run_id is None:
             raise ReportError(f"no drift runs under {warehouse}: run `llmdrift drift` first")
-        run_id = newest["run_id"]
     rows = [r.asDict() for r in results.filter(results.run_id == run_id).collect()]
     if not rows:
         raise ReportError(f"drift run {run_id!r} not found under {warehouse}")
@@ -95,7 +107,7 @@ def load(spark: Any, warehouse: str, run_id: str | None) -> ReportData:
         quarantine=[r.asDict() for r in quarantine.collect()],
         bodies=[r.asDict() for r in bodies.collect()],
         dq=dq,
-        generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        generated_at=run_time(run_id),  # the drift run's own time: a regenerated report is the same file
     )
 
 

@@ -524,7 +524,7 @@ def render(data: ReportData) -> str:
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body><main>"
         f'<header><h1>{esc(title)}</h1><p class="muted">Current window {esc(run["current_start"])} .. {esc(run["current_end"])}'
         f" (end exclusive) against reference {esc(run['reference_start'])} .. {esc(run['reference_end'])}."
-        f" Run {esc(run['run_id'])}, generated {esc(data.generated_at)}.</p>"
+        f" Drift run {esc(run['run_id'])}{', ' + esc(data.generated_at) if data.generated_at else ''}.</p>"
         '<nav><a href="#verdict">Verdict</a><a href="#embeddings">Prompts and completions</a><a href="#metrics">Metrics</a>'
         '<a href="#trends">Trends</a><a href="#cost">Cost</a><a href="#health">Data health</a></nav></header>'
         f"{body}</main></body></html>"

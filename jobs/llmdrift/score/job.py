@@ -67,7 +67,7 @@ class ScoreConfig:
     text_backend: str = "local"  # sentiment and toxicity: "local" models or "comprehend"
     aws_region: str | None = None
     # Reuse stored vectors of identical texts from this many days before the window. Default: off for the
-    # static embedder (encoding is cheaper than the lookup, README), 7 days for MiniLM.
+    # static embedder (encoding is cheaper than the lookup: score/README.md, "Reuse across runs"), 7 days for MiniLM.
     reuse_days: int | None = None
     text_model: str = DEFAULT_TIER  # the tier of the learned refusal, toxicity and sentiment heads
 

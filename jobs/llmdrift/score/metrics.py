@@ -29,7 +29,7 @@ from llmdrift.text import pii
 from llmdrift.text.embedders import Encoder, Vectors, encoder
 
 MAX_TEXT_CHARS = 20_000
-# Bounded reads keep the cost per invocation flat for long completions (README, "Scoring"):
+# Bounded reads keep the cost per invocation flat for long completions (score/README.md, "What made the batched path fast"):
 # Amazon Comprehend's toxicity is a probability of its own; its flag keeps the threshold it had before the
 # local heads were learned (not measured here: no AWS account in CI).
 COMPREHEND_TOXICITY_THRESHOLD = 0.75

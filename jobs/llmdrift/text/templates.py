@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 PROMPT_WORDS = 6
 SYSTEM_WORDS = 12
@@ -45,3 +46,14 @@ def template_id(system_text: str | None, prompt_text: str | None) -> str:
     template gets the same id in every run."""
     key = f"{skeleton(system_text, SYSTEM_WORDS)}\x1f{skeleton(prompt_text)}"
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def fill_template_ids(df: Any, system: str = "system_text", prompt: str = "prompt_text") -> Any:
+    """A Spark DataFrame with ``template_id`` filled where it is null, from its texts (the one back-fill, used
+    by aggregate and drift for invocations the scorer has not labelled); the UDF runs on those rows only."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    unlabelled = F.col("template_id").isNull()
+    computed = F.udf(template_id, T.StringType())(system, prompt)
+    return df.filter(~unlabelled).unionByName(df.filter(unlabelled).withColumn("template_id", computed))
