@@ -21,6 +21,7 @@ from llmdrift.ingest.job import IngestConfig
 from llmdrift.ingest.job import run as ingest
 from llmdrift.score.job import ScoreConfig
 from llmdrift.score.job import run as score
+from llmdrift.text import templates as text_templates
 
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
 NOW = datetime(2026, 11, 25, 8, tzinfo=UTC)
