@@ -11,6 +11,34 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+# Drift tests its slices in this process: a pool's start-up costs more than the small test windows save.
+# The pool has its own tests (test_drift_stats.py), which ask for workers explicitly.
+os.environ.setdefault("LLMDRIFT_DRIFT_WORKERS", "1")
+
+# The longest test files first: the two test processes (make test runs `pytest -n 2 --dist loadfile`) then
+# finish together instead of one waiting on a long file collected last.
+LONGEST_FIRST = (
+    "test_s3.py",
+    "test_aggregate_job.py",
+    "test_drift_job.py",
+    "test_lint.py",
+    "test_glue.py",
+    "test_faults.py",
+    "test_text_models.py",
+    "test_dq.py",
+    "test_catalog.py",
+    "test_ingest.py",
+    "test_security.py",
+    "test_score_job.py",
+    "test_generate.py",
+    "test_deploy.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept otherwise
+
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_SAMPLES = REPO.parent / "shared" / "fixtures" / "bedrock" / "real-samples.jsonl"

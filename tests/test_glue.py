@@ -562,8 +562,16 @@ def _closure(roots: list[str]) -> dict[str, str]:
 
 
 def test_requirements_are_the_runtime_closure_minus_glue_pinned_as_constraints() -> None:
-    """Scoring and drift need these at run time (static embedder); torch & co. only build the model."""
-    runtime = ["model2vec", "vaderSentiment", "alt-profanity-check", "scikit-learn", "scipy"]
+    """Scoring, drift and the dq gates need these at run time (static embedder); torch & co. only build the
+    model."""
+    runtime = [
+        "model2vec",
+        "vaderSentiment",
+        "alt-profanity-check",
+        "scikit-learn",
+        "scipy",
+        "great-expectations",
+    ]
     expected = {k: v for k, v in _closure(runtime).items() if k not in GLUE_PROVIDED}
     pins = gt.read_requirements(REQUIREMENTS)
     assert {_norm(p.split("==")[0]): p for p in pins} == expected
@@ -591,6 +599,7 @@ GLUE_MODULES = [
     "aggregate",
     "drift",
     "report",
+    "dq",
     "cost",
     "catalog/ddl.py",
     "catalog/sync.py",
@@ -688,6 +697,8 @@ def test_the_analyse_job_needs_only_the_requirements() -> None:
         "from llmdrift.text import embedders as models\n"
         "models.encoder('static').encode(['hello there']); models.sentiment_analyzer().polarity_scores('good')\n"
         "models.profanity_model().predict_prob(['you are kind'])\n"
+        "from llmdrift.dq.job import _gx_context\n"
+        "_gx_context()\n"  # the dq step's great-expectations context
     )
     _run_blocked(allowed, _third_party_imports(paths), code)
 

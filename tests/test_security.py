@@ -122,9 +122,11 @@ def test_paths_cannot_escape_the_warehouse_root() -> None:
 
 
 def test_bad_config_values_exit_non_zero_naming_them(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from llmdrift.cli import main
+
+    monkeypatch.setenv("COLUMNS", "250")  # the error box is as wide as the terminal: no wrapped path
 
     config = tmp_path / "bad.toml"
     config.write_text(json.dumps({"not": "toml"}) + "\n[pricing]\noverride = 5\n")

@@ -15,6 +15,21 @@ class DriftError(LlmdriftError, RuntimeError):
     """Drift detection cannot go on."""
 
 
+WORKERS_VARIABLE = "LLMDRIFT_DRIFT_WORKERS"
+
+
+def default_workers() -> int:
+    """Processes that test slices: ``$LLMDRIFT_DRIFT_WORKERS`` when set (e.g. 1 where a pool is not worth its
+    start-up: small windows, the test suite), else one per core."""
+    value = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise ValueError(f"{WORKERS_VARIABLE} must be a whole number, got {value!r}") from None
+    return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class DriftConfig:
     warehouse: str
@@ -27,7 +42,7 @@ class DriftConfig:
     max_templates: int = 20
     permutations: int = 300
     neighbours: int = stats.NEIGHBOURS  # k of the embedding test
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # processes testing slices
+    workers: int = field(default_factory=lambda: default_workers())  # processes testing slices
     alpha: float = 0.05
     seed: int = 0
     embedder: str = "static"  # whose vectors are compared (the scorer's --embedder)
