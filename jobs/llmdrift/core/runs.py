@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from llmdrift.core import schemas, tables
@@ -76,13 +76,21 @@ def written_since(
 ) -> tuple[list[str], str | None]:
     """Partitions (``yyyy-MM-dd/HH``) that ingest runs wrote since the run recorded in a downstream job's
     state file, and the newest such run's finish time (ISO, UTC) for that job to record when it is done."""
-    runs = tables.read(spark, storage, warehouse, schemas.load("ingest_runs"))
+    schema = schemas.load("ingest_runs")
     state_uri = join(warehouse, state_file)
     since = None
     if storage.exists(state_uri):
         since = json.loads(storage.read_bytes(state_uri)).get("last_ingest_finished_at")
     if since:
+        # Only the partitions of runs that may have finished since: a run's dt is the day it started, so
+        # from the day before (a run across midnight) onwards.
+        first = (datetime.fromisoformat(since) - timedelta(days=1)).date().isoformat()
+        folders = storage.list_dirs(tables.table_uri(warehouse, schema.table))
+        days = sorted(d for d in (f.partition("=")[2] for f in folders if f.startswith("dt=")) if d >= first)
+        runs = tables.read(spark, storage, warehouse, schema, [(d,) for d in days])
         runs = runs.filter(runs.finished_at > datetime.fromisoformat(since))
+    else:
+        runs = tables.read(spark, storage, warehouse, schema)
     rows = runs.select("partitions_written", "finished_at").collect()
     parts = sorted({p for r in rows for p in (r["partitions_written"] or "").split(",") if p})
     newest = max((r["finished_at"] for r in rows), default=None)
