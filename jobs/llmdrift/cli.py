@@ -588,6 +588,70 @@ def report(
 
 
 @app.command()
+def judge(
+    warehouse: Annotated[str, typer.Option(help="Warehouse root holding the scored invocations.")],
+    days: Annotated[
+        str | None,
+        typer.Option(
+            help="Days to judge: 2026-11-02 or 2026-11-02..2026-11-05 (default: the last complete day)."
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Judge model: a Bedrock model id, inference-profile id or ARN (default: [judge] model)."
+        ),
+    ] = None,
+    sample_per_day: Annotated[
+        int | None, typer.Option(min=1, help="Invocations judged per day (default: [judge], else 200).")
+    ] = None,
+    max_cost_usd: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, help="Cost cap of this run, USD, checked before any call (default: [judge], else 5)."
+        ),
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option(help="The judge's AWS region (default: the session's).")
+    ] = None,
+    redact: Annotated[
+        bool, typer.Option("--redact", help="Send texts with personal data replaced by [TYPE] placeholders.")
+    ] = False,
+    master: MasterOpt = "local[*]",
+    conf: ConfOpt = None,
+) -> None:
+    """Judge a daily sample of invocations with a Bedrock model (Converse): judgements and metric_calibration."""
+    from dataclasses import replace
+
+    from llmdrift.core.runs import RunContext
+    from llmdrift.core.storage import StorageError
+    from llmdrift.core.windows import Window
+    from llmdrift.judge.job import JudgeConfig, JudgeError
+    from llmdrift.judge.job import run as run_judge
+
+    settings = _settings(config).judge
+    overrides: dict[str, Any] = {"enabled": True, "backend": "bedrock", "redact": redact or settings.redact}
+    for key, value in (("model", model), ("sample_per_day", sample_per_day), ("max_cost_usd", max_cost_usd)):
+        if value is not None:
+            overrides[key] = value
+    if region:
+        overrides["region"] = region
+    try:
+        chosen = tuple(Window.parse(days).days) if days else ()
+        cfg = JudgeConfig(warehouse, replace(settings, **overrides), chosen)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    _run_jobs(
+        warehouse,
+        master,
+        conf,
+        (JudgeError, StorageError),
+        lambda spark: run_judge(spark, cfg, RunContext.create("judge"), log=_log),
+    )
+
+
+@app.command()
 def dq(
     warehouse: Annotated[str, typer.Option(help="Warehouse root holding the tables to validate.")],
     days: Annotated[
@@ -713,13 +777,22 @@ def demo(
         int, typer.Option(min=2, help="Days of traffic; the last one carries injected changes.")
     ] = 4,
     per_day: Annotated[int, typer.Option(min=1, help="Mean invocations per weekday.")] = 1500,
+    judge: Annotated[
+        str,
+        typer.Option(
+            help="simulated: the generator's ground truth stands in for a Bedrock judge (labelled simulated in"
+            " the tables and the report); off: no judge step."
+        ),
+    ] = "simulated",
     master: MasterOpt = "local[*]",
 ) -> None:
     """Generate a few days of logs (changes injected on the last day) and run every job on them."""
-    from llmdrift.demo import run_demo
+    from llmdrift.demo import JUDGES, run_demo
 
+    if judge not in JUDGES:
+        raise typer.BadParameter(f"{judge!r} is not one of {', '.join(JUDGES)}", param_hint="--judge")
     try:
-        run_demo(workdir, seed=seed, days=days, per_day=per_day, master=master, log=_log)
+        run_demo(workdir, seed=seed, days=days, per_day=per_day, master=master, judge=judge, log=_log)
     except Exception as exc:  # the demo reports any failure in one line and a non-zero exit
         _err(f"demo failed: {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from None

@@ -9,20 +9,34 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from llmdrift.core import intervals, schemas, tables
+from llmdrift.core.settings import JudgeSettings
 from llmdrift.core.spark import get_spark
 from llmdrift.core.storage import normalize, storage_for
-from llmdrift.generate.traffic import Change, Scenario
+from llmdrift.generate.traffic import Change, Scenario, records_for_hour
 from llmdrift.generate.writer import write_logs
 from llmdrift.pipeline import PipelineConfig, run_pipeline
 
 DEMO_START = date(2026, 11, 2)
 DEMO_CONFIG = Path(__file__).with_name("demo.toml")
 DEMO_CHANGES = (Change("topic_shift", 0.3), Change("refusal_rise", 0.12), Change("toxicity_rise", 0.08))
+
+
+JUDGES = ("simulated", "off")
+
+
+def ground_truth(scenario: Scenario) -> dict[str, str]:
+    """request id -> what the generator wrote (refusal, partial_refusal, guardrail, toxic, normal...)."""
+    return {
+        g.record["requestId"]: g.outcome
+        for hour in scenario.hours()
+        for g in records_for_hour(scenario, hour)
+    }
 
 
 def demo_options(logs: str, warehouse: str, start: datetime, days: int) -> dict[str, Any]:
@@ -46,6 +60,7 @@ def run_demo(
     days: int = 4,
     per_day: int = 1500,
     master: str = "local[*]",
+    judge: str = "simulated",
     log: Callable[[str], None] = print,
 ) -> dict[str, str]:
     root = workdir.resolve()
@@ -74,9 +89,14 @@ def run_demo(
 
     start = datetime(DEMO_START.year, DEMO_START.month, DEMO_START.day, tzinfo=UTC)
     config = PipelineConfig.from_options(demo_options(logs, warehouse, start, days))
+    truth = None
+    if judge == "simulated":  # no Bedrock here: the generator's own ground truth stands in, labelled so
+        settings = replace(config.settings, judge=JudgeSettings(enabled=True, backend="simulated"))
+        config = replace(config, settings=settings)
+        truth = ground_truth(scenario)
     log(f"[2/2] the pipeline: {', '.join(config.steps)} (as `llmdrift run` runs it)")
     spark = get_spark(master)
-    result = run_pipeline(spark, config, log=log)
+    result = run_pipeline(spark, config, log=log, judge_truth=truth)
     _summarise(spark, warehouse, log)
     outputs = {"logs": logs, **result.outputs}
     log(f"done in {time.monotonic() - t0:.1f}s. Written:")

@@ -40,7 +40,7 @@ DEFAULT_SCHEDULE = "cron(15 * * * ? *)"  # hourly, a quarter past: Bedrock's hou
 WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X")
 SCRIPT = "llmdrift_job.py"
 INGEST_STEPS = "ingest"
-ANALYSE_STEPS = "score,aggregate,drift,dq,report,catalog"
+ANALYSE_STEPS = "score,aggregate,judge,drift,dq,report,catalog"
 WHEELHOUSE = "wheelhouse.zip"
 MODELS_DIST = "llmdrift_models"
 TEMPLATE_FILE = "llmdrift.yaml"
@@ -313,6 +313,12 @@ def _parameters() -> Json:
         "EnableComprehend": {**flag, "Description": "true scores sentiment and toxicity with Comprehend"},
         "EnableCloudWatch": {**flag, "Description": "true publishes daily metrics with PutMetricData"},
         "CloudWatchNamespace": {"Type": "String", "Default": "llmdrift", "MinLength": 1},
+        "JudgeModelArns": {
+            "Type": "CommaDelimitedList",
+            "Default": "",
+            "Description": "ARNs of the judge's model and inference profile (and the models the profile routes to):"
+            " bedrock:InvokeModel is granted on these only. Empty: no judge (set [judge] in the config too)",
+        },
         "ConfigFile": {
             "Type": "String",
             "Default": "llmdrift.toml",
@@ -353,6 +359,7 @@ def _conditions() -> Json:
         "RedactOn": true("RedactPii"),
         "ComprehendOn": true("EnableComprehend"),
         "CloudWatchOn": true("EnableCloudWatch"),
+        "JudgeOn": {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", _ref("JudgeModelArns")]}, ""]}]},
         "WheelhouseOn": true("OfflineWheelhouse"),
     }
 
@@ -454,7 +461,19 @@ def _optional_policies() -> Json:
             "CloudWatchOn", "llmdrift-cloudwatch", *_cloudwatch_statements()
         ),
         "KmsPolicy": _optional_policy("HasKmsKey", "llmdrift-kms", *_kms_statements()),
+        "JudgePolicy": _optional_policy("JudgeOn", "llmdrift-judge", *_judge_statements()),
     }
+
+
+def _judge_statements() -> list[Json]:
+    return [
+        {
+            "Sid": "InvokeTheJudgeOnly",
+            "Effect": "Allow",
+            "Action": ["bedrock:InvokeModel"],  # the Converse API is authorised by bedrock:InvokeModel
+            "Resource": _ref("JudgeModelArns"),  # the listed model and profile ARNs, nothing else
+        }
+    ]
 
 
 def _optional_policy(condition: str, name: str, *statements: Json) -> Json:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,8 +27,10 @@ from llmdrift.core.errors import LlmdriftError
 from llmdrift.core.runs import RunContext
 from llmdrift.core.settings import DQ_POLICIES, AggregateSettings
 
-STEPS = ("ingest", "score", "aggregate", "drift", "dq", "report", "catalog")
-DEFAULT_STEPS = STEPS[:6]  # "catalog" registers partitions in the Glue Data Catalog: AWS only
+STEPS = ("ingest", "score", "aggregate", "judge", "drift", "dq", "report", "catalog")
+# "judge" runs only when the config enables it ([judge]); "catalog" registers partitions in the Glue Data
+# Catalog: AWS only.
+DEFAULT_STEPS = STEPS[:7]
 DRIFT_MODES = ("always", "daily")
 
 Log = Callable[[str], None]
@@ -280,6 +282,13 @@ class PipelineConfig:
             from llmdrift.aggregate.job import AggregateConfig
 
             configs["aggregate"] = AggregateConfig(self.warehouse, settings=self.settings)
+        if "judge" in self.steps and self.settings.judge.enabled:
+            from llmdrift.judge.job import JudgeConfig
+
+            judge = self.settings.judge
+            if judge.region is None and self.aws_region:
+                judge = replace(judge, region=self.aws_region)
+            configs["judge"] = JudgeConfig(self.warehouse, judge)  # days: the complete days the run wrote
         if "drift" in self.steps:
             from llmdrift.drift.job import DriftConfig
 
@@ -326,12 +335,18 @@ def pipeline_errors() -> tuple[type[Exception], ...]:
 
 
 def run_pipeline(
-    spark: Any, config: PipelineConfig, log: Log = print, contexts: Contexts = RunContext.create
+    spark: Any,
+    config: PipelineConfig,
+    log: Log = print,
+    contexts: Contexts = RunContext.create,
+    judge_truth: Mapping[str, str] | None = None,
 ) -> PipelineResult:
     """Run the configured steps in order; a failing step raises and stops the run (its state is not written)."""
     from llmdrift.core.lock import warehouse_lock
 
     configs = config.job_configs()
+    if judge_truth is not None and "judge" in configs:  # the demo's simulated judge: the generator's truth
+        configs["judge"] = replace(configs["judge"], truth=judge_truth)
     result = PipelineResult()
     with warehouse_lock(config.warehouse, contexts("lock").run_id, log=log):
         _run_steps(spark, config, configs, result, log, contexts)
@@ -354,7 +369,7 @@ def _run_steps(
 
     for step in config.steps:
         refresh(config.warehouse)  # a long run keeps its lock; a lost lock stops it here
-        cfg = configs[step]
+        cfg: Any = configs.get(step)
         if step == "drift" and config.drift == "daily":
             current, why = drift_due(spark, config.warehouse, cfg)
             if current is None:
@@ -362,6 +377,17 @@ def _run_steps(
                 result.skipped[step] = why
                 continue
             cfg = replace(cfg, current=current)
+        if step == "judge":
+            if cfg is None:
+                result.skipped[step] = "off ([judge] enabled = false in the config)"
+                log(f"[judge] skipped: {result.skipped[step]}")
+                continue
+            days = complete_days(written_days(result), config.warehouse)
+            if not days:
+                result.skipped[step] = "this run completed no day"
+                log(f"[judge] skipped: {result.skipped[step]}")
+                continue
+            cfg = replace(cfg, days=days)
         if step == "dq":
             days = written_days(result)
             if not days:
@@ -387,8 +413,25 @@ def written_days(result: PipelineResult) -> tuple[str, ...]:
     return tuple(sorted(days))
 
 
+def complete_days(days: tuple[str, ...], warehouse: str) -> tuple[str, ...]:
+    """The days before the ingest watermark (every hour of them read)."""
+    from llmdrift.core.runs import complete_until
+    from llmdrift.core.storage import normalize, storage_for
+
+    until = complete_until(storage_for(normalize(warehouse)), normalize(warehouse))
+    if until is None:
+        return ()
+    return tuple(
+        d for d in days if datetime.fromisoformat(d).replace(tzinfo=UTC) + timedelta(days=1) <= until
+    )
+
+
 def _run_step(step: str, spark: Any, cfg: Any, config: PipelineConfig, contexts: Contexts, log: Log) -> Any:
     """One job; its module is imported only when the step runs."""
+    if step == "judge":
+        from llmdrift.judge.job import run as run_judge
+
+        return run_judge(spark, cfg, contexts(step), log=log)
     if step == "ingest":
         from llmdrift.ingest.job import run as run_ingest
 

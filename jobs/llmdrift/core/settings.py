@@ -29,6 +29,14 @@ policy and drift settings.
     alpha = 0.05                      # false discovery rate: a test drifts when its q value is below
     max_templates = 20                # prompt-template slices: the largest this many
 
+    [judge]                           # a daily sample judged by a Bedrock model (llmdrift judge; off by default)
+    enabled = true
+    model = "us.anthropic.claude-3-5-haiku-20241022-v1:0"   # a model id, inference-profile id or ARN
+    sample_per_day = 200              # per day, stratified by model and caller; reruns pick the same ones
+    max_cost_usd = 5.0                # per run, estimated before any call; what does not fit is skipped
+    max_concurrency = 4
+    redact = false                    # true: the judge sees texts with personal data replaced
+
 Relative paths are resolved against the config file's folder. Every error names the file and the key.
 """
 
@@ -102,6 +110,69 @@ def _drift(raw: dict[str, Any], path: Path) -> DriftSettings:
     )
 
 
+JUDGE_BACKENDS = ("bedrock", "simulated")
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """``[judge]``: a daily sample judged by a Bedrock model (off unless ``enabled``)."""
+
+    enabled: bool = False
+    model: str = ""  # a bare model id, an inference-profile id or ARN (required when enabled)
+    sample_per_day: int = 200  # invocations judged per day, stratified by model and caller
+    max_cost_usd: float = 5.0  # per run: the estimate is checked before any call; the rest is skipped
+    max_concurrency: int = 4  # calls in flight
+    region: str | None = None  # the judge's region (default: the session's)
+    redact: bool = False  # send texts with personal data replaced by [TYPE] placeholders
+    backend: str = "bedrock"  # bedrock, or simulated (the demo only: the generator's ground truth)
+
+
+def _judge(raw: dict[str, Any], path: Path) -> JudgeSettings:
+    keys = {
+        "enabled",
+        "model",
+        "sample_per_day",
+        "max_cost_usd",
+        "max_concurrency",
+        "region",
+        "redact",
+        "backend",
+    }
+    judge = _section(raw, "judge", keys, path)
+    defaults = JudgeSettings()
+    for key in ("enabled", "redact"):
+        if not isinstance(judge.get(key, False), bool):
+            raise ConfigError(f"{path}: judge.{key} must be true or false")
+    for key, least in (("sample_per_day", 1), ("max_concurrency", 1)):
+        value = judge.get(key, getattr(defaults, key))
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"{path}: judge.{key} must be an integer of at least {least}, not {value!r}")
+    cap = judge.get("max_cost_usd", defaults.max_cost_usd)
+    if isinstance(cap, bool) or not isinstance(cap, int | float) or cap < 0:
+        raise ConfigError(f"{path}: judge.max_cost_usd must be a number of at least 0, not {cap!r}")
+    backend = judge.get("backend", defaults.backend)
+    if backend not in JUDGE_BACKENDS:
+        raise ConfigError(
+            f"{path}: judge.backend must be one of {', '.join(JUDGE_BACKENDS)}, not {backend!r}"
+        )
+    model = judge.get("model", "")
+    if not isinstance(model, str):
+        raise ConfigError(f"{path}: judge.model must be a string")
+    enabled = bool(judge.get("enabled", False))
+    if enabled and backend == "bedrock" and not model:
+        raise ConfigError(f"{path}: judge.model is required when the judge is enabled")
+    return JudgeSettings(
+        enabled,
+        model,
+        int(judge.get("sample_per_day", defaults.sample_per_day)),
+        float(cap),
+        int(judge.get("max_concurrency", defaults.max_concurrency)),
+        judge.get("region") or None,
+        bool(judge.get("redact", False)),
+        backend,
+    )
+
+
 @dataclass(frozen=True)
 class AggregateSettings:
     price_override: Path | None = None
@@ -113,6 +184,7 @@ class AggregateSettings:
     cloudwatch_region: str | None = None
     dq_policy: str = "fail-on-critical"
     drift: DriftSettings = field(default_factory=DriftSettings)
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
     source: str = "(defaults)"
 
 
@@ -184,7 +256,7 @@ def load(path: Path | None) -> AggregateSettings:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    unknown = set(raw) - {"pricing", "anomalies", "alerts", "cloudwatch", "quality", "drift"}
+    unknown = set(raw) - {"pricing", "anomalies", "alerts", "cloudwatch", "quality", "drift", "judge"}
     if unknown:
         raise ConfigError(f"{path}: unknown sections {sorted(unknown)}")
     base = path.parent
@@ -218,5 +290,6 @@ def load(path: Path | None) -> AggregateSettings:
         cloudwatch_region=cloudwatch.get("region") or None,
         dq_policy=policy,
         drift=_drift(raw, path),
+        judge=_judge(raw, path),
         source=str(path),
     )

@@ -184,6 +184,44 @@ _RULES: dict[str, list[Check]] = {
         ),
     ],
     "quarantine": [],
+    "judgements": [
+        between("prompt_toxicity", 0, 1),
+        between("completion_toxicity", 0, 1),
+        between("helpfulness", 1, 5),
+        between("relevance", 1, 5),
+        between("input_tokens", 0, None),
+        between("output_tokens", 0, None),
+        between("cost_usd", 0, None),
+        Check(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "status", "value_set": ["judged", "unparsed", "failed", "skipped"]},
+            "status is judged, unparsed, failed or skipped",
+        ),
+        Check(
+            "ExpectColumnValuesToNotBeNull",
+            {"column": "reason"},
+            "a row that is not judged says why",
+            when=("status", "failed"),
+        ),
+    ],
+    "metric_calibration": [
+        *[
+            between(c, 0, 1)
+            for c in (
+                "judged_rate",
+                "judged_low",
+                "judged_high",
+                "local_rate",
+                "precision",
+                "recall",
+                "auc",
+                "corrected_rate",
+                "corrected_low",
+                "corrected_high",
+            )
+        ],
+        between("n_judged", 0, None),
+    ],
 }
 
 

@@ -87,6 +87,17 @@ def load(spark: Any, warehouse: str, run_id: str | None) -> ReportData:
     quarantine = (
         read("quarantine", days).groupBy("reason_code", "row_kept").count().withColumnRenamed("count", "n")
     )
+    current_days = Window.parse(f"{run['current_start']}..{run['current_end']}").days
+    quality = (
+        read("judgements", current_days)
+        .filter(F.col("status") == "judged")
+        .groupBy("base_model_id", "backend")
+        .agg(
+            F.count("*").alias("n"),
+            F.avg("helpfulness").alias("helpfulness"),
+            F.avg("relevance").alias("relevance"),
+        )
+    )
     checks = read("dq_results")
     # The gates of this drift run: the newest dq run that validated it, else (dq run apart) the newest one.
     validated = F.col("scope").startswith("run ") & F.col("scope").contains(run_id)
@@ -107,6 +118,8 @@ def load(spark: Any, warehouse: str, run_id: str | None) -> ReportData:
         quarantine=[r.asDict() for r in quarantine.collect()],
         bodies=[r.asDict() for r in bodies.collect()],
         dq=dq,
+        calibration=[r.asDict() for r in read("metric_calibration", current_days).collect()],
+        judged_quality=[r.asDict() for r in quality.collect()],
         generated_at=run_time(run_id),  # the drift run's own time: a regenerated report is the same file
     )
 

@@ -61,6 +61,8 @@ class ReportData:
     quarantine: list[dict[str, Any]] = field(default_factory=list)  # reason_code, row_kept, n
     bodies: list[dict[str, Any]] = field(default_factory=list)  # status (inline, offloaded, absent...), n
     dq: list[dict[str, Any]] = field(default_factory=list)  # dq_results rows of the newest validation
+    calibration: list[dict[str, Any]] = field(default_factory=list)  # metric_calibration, current window
+    judged_quality: list[dict[str, Any]] = field(default_factory=list)  # model, backend, n, helpfulness...
     generated_at: str = ""
 
 
@@ -511,11 +513,101 @@ nav a{margin-right:12px}
 """
 
 
+TRUST_METRICS = {
+    "refusal": "Refusals (completion)",
+    "prompt_toxicity": "Toxic prompts",
+    "completion_toxicity": "Toxic completions",
+    "completion_sentiment": "Negative completions",
+}
+
+
+def _rate(value: Any, low: Any = None, high: Any = None) -> str:
+    if value is None:
+        return "&ndash;"
+    text = f"{100 * float(value):.1f}%"
+    if low is not None and high is not None:
+        text += f' <span class="muted">[{100 * float(low):.1f}, {100 * float(high):.1f}]</span>'
+    return text
+
+
+def _trust(data: ReportData) -> str:
+    """How far to trust these numbers: the local detectors against a judge on this traffic."""
+    out = ['<section id="trust"><h2>How far to trust these numbers</h2>']
+    rows = [r for r in data.calibration if r["slice_type"] == "all"]
+    if not rows:
+        out.append(
+            '<p class="warn">No judge ran for the current window: the refusal, toxicity and sentiment rates in this'
+            " report are the local detectors' own, and their error on this traffic is not measured. Turn on"
+            " <code>[judge]</code> in the config (<code>llmdrift judge</code>) to measure it on a daily sample.</p>"
+            "</section>"
+        )
+        return "".join(out)
+    judges = sorted({(r["judge_model"], r["backend"]) for r in rows})
+    for model, backend in judges:
+        simulated = backend == "simulated"
+        label = (
+            " (SIMULATED: the demo generator's ground truth stands in for a judge model)" if simulated else ""
+        )
+        out.append(
+            f'<p class="muted">Judge <b>{esc(model)}</b>{esc(label)}, rubric {esc(rows[0]["rubric"])}. Judged rate:'
+            " the share the judge called positive in the day's sample (95% Wilson interval). Local rate: the"
+            " detector's flag rate over all scored invocations. Corrected: the local rate corrected for the"
+            " detector's sensitivity and specificity on the sample (Rogan-Gladen, bootstrap interval).</p>"
+        )
+        out.append(
+            "<table><tr><th>day</th><th>metric</th><th>judged</th><th>local</th><th>corrected</th>"
+            "<th>precision</th><th>recall</th><th>AUC</th><th>n judged</th></tr>"
+        )
+        for r in sorted(
+            rows,
+            key=lambda r: (
+                r["dt"],
+                list(TRUST_METRICS).index(r["metric"]) if r["metric"] in TRUST_METRICS else 9,
+            ),
+        ):
+            if (r["judge_model"], r["backend"]) != (model, backend):
+                continue
+            out.append(
+                f"<tr><td>{esc(r['dt'])}</td><td>{esc(TRUST_METRICS.get(r['metric'], r['metric']))}</td>"
+                f"<td>{_rate(r['judged_rate'], r['judged_low'], r['judged_high'])}</td>"
+                f"<td>{_rate(r['local_rate'])}</td>"
+                f"<td>{_rate(r['corrected_rate'], r['corrected_low'], r['corrected_high'])}</td>"
+                f"<td>{_rate(r['precision'], r['precision_low'], r['precision_high'])}</td>"
+                f"<td>{_rate(r['recall'], r['recall_low'], r['recall_high'])}</td>"
+                f"<td>{_num(r['auc'], '{:.2f}')}</td><td>{int(r['n_judged']):,}</td></tr>"
+            )
+        out.append("</table>")
+    quality = [q for q in data.judged_quality if q.get("helpfulness") is not None]
+    if quality:
+        out.append("<h3>Answer quality by model (judge, 1-5)</h3><table><tr><th>model</th><th>judged</th>"
+                   "<th>helpfulness</th><th>relevance</th></tr>")  # fmt: skip
+        for q in sorted(quality, key=lambda q: str(q["base_model_id"])):
+            out.append(
+                f"<tr><td>{esc(q['base_model_id'])}</td><td>{int(q['n']):,}</td>"
+                f"<td>{_num(q['helpfulness'], '{:.2f}')}</td><td>{_num(q['relevance'], '{:.2f}')}</td></tr>"
+            )
+        out.append("</table>")
+    else:
+        out.append(
+            '<p class="muted">No answer-quality scores: the judge rated none (a simulated judge never does).</p>'
+        )
+    out.append("</section>")
+    return "".join(out)
+
+
 def render(data: ReportData) -> str:
     run = data.run
     title = f"llmdrift drift report: {run['current_start']} .. {run['current_end']}"
     body = "".join(
-        (_verdict(data), _embeddings(data), _scalars(data), _trends(data), _cost(data), _health(data))
+        (
+            _verdict(data),
+            _embeddings(data),
+            _scalars(data),
+            _trust(data),
+            _trends(data),
+            _cost(data),
+            _health(data),
+        )
     )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -526,7 +618,7 @@ def render(data: ReportData) -> str:
         f" (end exclusive) against reference {esc(run['reference_start'])} .. {esc(run['reference_end'])}."
         f" Drift run {esc(run['run_id'])}{', ' + esc(data.generated_at) if data.generated_at else ''}.</p>"
         '<nav><a href="#verdict">Verdict</a><a href="#embeddings">Prompts and completions</a><a href="#metrics">Metrics</a>'
-        '<a href="#trends">Trends</a><a href="#cost">Cost</a><a href="#health">Data health</a></nav></header>'
+        '<a href="#trust">Trust</a><a href="#trends">Trends</a><a href="#cost">Cost</a><a href="#health">Data health</a></nav></header>'
         f"{body}</main></body></html>"
     )
 

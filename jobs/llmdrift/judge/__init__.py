@@ -1,0 +1,1 @@
+"""LLM-as-judge: how far the local detectors can be trusted, measured on a judged daily sample."""
