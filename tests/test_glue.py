@@ -471,7 +471,16 @@ def test_role_is_least_privilege() -> None:
     assert "ManagedPolicyArns" not in role
     statements = role["Policies"][0]["PolicyDocument"]["Statement"]
     policies = _resources(template, "AWS::IAM::Policy")
-    assert {p["Condition"] for p in policies.values()} == {"ComprehendOn", "CloudWatchOn", "HasKmsKey"}
+    assert {p["Condition"] for p in policies.values()} == {
+        "ComprehendOn",
+        "CloudWatchOn",
+        "HasKmsKey",
+        "JudgeOn",
+    }
+    (judge,) = [p for p in policies.values() if p["Condition"] == "JudgeOn"]
+    (grant,) = judge["Properties"]["PolicyDocument"]["Statement"]
+    assert grant["Action"] == ["bedrock:InvokeModel"]  # the judge may invoke, nothing else of Bedrock
+    assert grant["Resource"] == {"Ref": "JudgeModelArns"}  # and only the ARNs the stack was given
     optional = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
     for statement in statements + optional:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]

@@ -193,3 +193,31 @@ def test_the_simulated_judge_says_what_the_generator_knows_and_nothing_else() ->
     assert "completion_sentiment" not in toxic
     assert simulated_verdict(None).status == "failed"
     assert json.dumps(simulated_verdict("normal").fields)  # plain data
+
+
+def test_the_pipeline_step_judges_and_the_report_shows_how_far_to_trust(
+    spark: Any, warehouse: Path, bedrock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """[judge] on: the pipeline's judge step reaches the (fake) Bedrock endpoint through the usual AWS
+    environment, and the report renders the section from metric_calibration and judgements."""
+    from llmdrift.core.settings import AggregateSettings
+    from llmdrift.pipeline import PipelineConfig, run_pipeline
+
+    model = "amazon.nova-lite-v1:0"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock.endpoint_url)
+    judge_settings = JudgeSettings(enabled=True, model=model, sample_per_day=30, max_cost_usd=1.0)
+    config = PipelineConfig(
+        str(warehouse), steps=("judge", "drift", "report"), settings=AggregateSettings(judge=judge_settings)
+    )
+    result = run_pipeline(spark, config, log=lambda _: None)
+    judged = result.results["judge"]
+    assert judged.days == [DAY]  # the last complete day
+    assert judged.judged > 0
+    assert {r.model_id for r in bedrock.requests} == {model}
+    page = Path(result.results["report"].outputs["report"]).read_text(encoding="utf-8")
+    section = page[page.index('<section id="trust">') :]
+    section = section[: section.index("</section>")]
+    assert model in section
+    assert "No judge ran" not in section
+    assert "Refusals (completion)" in section
+    assert "Answer quality by model" in section  # the scripted judge rates helpfulness 4

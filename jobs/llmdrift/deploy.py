@@ -108,6 +108,7 @@ class DeployOptions:
     kms_key_arn: str = ""
     wheelhouse: bool = False
     athena_scan_limit_gb: int = 10
+    judge_model_arns: tuple[str, ...] = ()  # bedrock:InvokeModel on these only ([judge] in the config)
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ class Plan:
             "EnableComprehend": flag(o.comprehend),
             "EnableCloudWatch": flag(o.cloudwatch),
             "CloudWatchNamespace": o.cloudwatch_namespace,
+            "JudgeModelArns": ",".join(o.judge_model_arns),
             "ConfigFile": self.config_name,
             "OfflineWheelhouse": flag(o.wheelhouse),
             "S3KmsKeyArn": o.kms_key_arn,
@@ -607,7 +609,8 @@ def plan_lines(plan: Plan, root: Path | None = None) -> list[str]:
         f"  role can    read {plan.logs.uri}, read/write {plan.warehouse.uri}, read {plan.artifacts.uri},"
         f" use Glue database {o.database}"
         + (", call Comprehend" if o.comprehend else "")
-        + (f", put CloudWatch metrics in {o.cloudwatch_namespace}" if o.cloudwatch else ""),
+        + (f", put CloudWatch metrics in {o.cloudwatch_namespace}" if o.cloudwatch else "")
+        + (f", invoke the judge ({', '.join(o.judge_model_arns)})" if o.judge_model_arns else ""),
         f"  athena      workgroup {o.stack}, results in {plan.athena_results.uri}/",
         f"  report      {plan.warehouse.uri}/reports/index.html",
     ]
@@ -667,6 +670,13 @@ def deploy_command(
     athena_scan_limit_gb: Annotated[
         int, typer.Option(help="Data one Athena query of the workgroup may scan before it is cancelled, GB.")
     ] = 10,
+    judge_model_arn: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="ARN the judge step may invoke (its model or inference profile, and the models the profile"
+            " routes to); repeatable. Grants bedrock:InvokeModel on these only; set [judge] in --config too."
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option(help="Print the plan only: no build, upload or AWS call.")] = False,
 ) -> None:
     """Deploy to AWS Glue: build the wheels and model, upload them, create or update the stack."""
@@ -694,6 +704,7 @@ def deploy_command(
         kms_key_arn,
         wheelhouse,
         athena_scan_limit_gb,
+        tuple(judge_model_arn or ()),
     )
     try:
         plan = make_plan(options)

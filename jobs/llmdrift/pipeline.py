@@ -382,9 +382,14 @@ def _run_steps(
                 result.skipped[step] = "off ([judge] enabled = false in the config)"
                 log(f"[judge] skipped: {result.skipped[step]}")
                 continue
-            days = complete_days(written_days(result), config.warehouse)
+            from llmdrift.judge.job import last_complete_day
+
+            # the complete days this run wrote, and the last complete day (a day whose last hours an earlier
+            # run wrote); invocations already judged are not judged again
+            written = complete_days(written_days(result), config.warehouse)
+            days = tuple(sorted(set(written) | set(last_complete_day(config.warehouse))))
             if not days:
-                result.skipped[step] = "this run completed no day"
+                result.skipped[step] = "no complete day with scored invocations"
                 log(f"[judge] skipped: {result.skipped[step]}")
                 continue
             cfg = replace(cfg, days=days)

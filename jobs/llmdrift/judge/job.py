@@ -100,7 +100,7 @@ def run(spark: Any, config: JudgeConfig, context: RunContext, log: Log = print) 
     storage = storage_for(warehouse)
     result = JudgeResult(context.run_id, outputs={t: tables.table_uri(warehouse, t) for t in TABLES})
     t0 = time.monotonic()
-    days = list(config.days) or _last_complete_day(storage, warehouse)
+    days = list(config.days) or last_complete_day(warehouse)
     if not days:
         log("nothing to judge: no complete day with scored invocations")
         return result
@@ -168,7 +168,10 @@ def run(spark: Any, config: JudgeConfig, context: RunContext, log: Log = print) 
     return result
 
 
-def _last_complete_day(storage: Storage, warehouse: str) -> list[str]:
+def last_complete_day(warehouse: str) -> list[str]:
+    """The last day with scored invocations whose every hour has been ingested (none: [])."""
+    warehouse = normalize(warehouse)
+    storage = storage_for(warehouse)
     folders = storage.list_dirs(tables.table_uri(warehouse, "invocation_metrics"))
     days = sorted(f.partition("=")[2] for f in folders if f.startswith("dt="))
     until = complete_until(storage, warehouse)
