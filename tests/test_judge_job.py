@@ -189,6 +189,8 @@ def test_the_simulated_judge_says_what_the_generator_knows_and_nothing_else() ->
     assert simulated_verdict("partial_refusal").fields["refusal"] == "partial"
     toxic = simulated_verdict("toxic").fields
     assert (toxic["refusal"], toxic["prompt_toxicity"]) == ("none", 1.0)
+    answered = simulated_verdict("toxic_refused").fields
+    assert (answered["refusal"], answered["prompt_toxicity"]) == ("full", 1.0)
     assert "helpfulness" not in toxic
     assert "completion_sentiment" not in toxic
     assert simulated_verdict(None).status == "failed"

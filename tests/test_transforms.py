@@ -12,6 +12,7 @@ from llmdrift.aggregate import transforms
 from llmdrift.core import intervals, schemas, tables
 from llmdrift.core.storage import LocalStorage
 from llmdrift.cost.prices import load_prices, load_profiles
+from llmdrift.ingest.job import COUNTS
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 
@@ -90,21 +91,7 @@ def test_append_compact_keeps_one_file_per_partition(spark: Any, tmp_path: Path)
         "window_end": datetime(2026, 11, 2, 7),
         "logs_uri": "/logs",
         "partitions_written": "",
-        **dict.fromkeys(
-            (
-                "files_read",
-                "objects_skipped",
-                "file_errors",
-                "lines_read",
-                "blank_lines",
-                "rows_new",
-                "duplicates",
-                "rejected",
-                "warnings",
-                "offloaded_bodies_read",
-            ),
-            0,
-        ),
+        **dict.fromkeys(COUNTS, 0),
     }
     for i, dt in enumerate(["2026-11-02", "2026-11-02", "2026-11-03", "2026-11-02"]):
         tables.append_compact(spark, [{**template, "run_id": f"run-{i}", "dt": dt}], storage, wh, schema)

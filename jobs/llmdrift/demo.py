@@ -31,9 +31,10 @@ JUDGES = ("simulated", "off")
 
 
 def ground_truth(scenario: Scenario) -> dict[str, str]:
-    """request id -> what the generator wrote (refusal, partial_refusal, guardrail, toxic, normal...)."""
+    """request id -> what the generator wrote (refusal, partial_refusal, guardrail, toxic, normal...);
+    ``toxic_refused`` for a toxic prompt it answered with a refusal."""
     return {
-        g.record["requestId"]: g.outcome
+        g.record["requestId"]: "toxic_refused" if g.outcome == "toxic" and g.refused else g.outcome
         for hour in scenario.hours()
         for g in records_for_hour(scenario, hour)
     }

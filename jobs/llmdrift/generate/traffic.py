@@ -117,6 +117,7 @@ class Generated:
     outcome: str = (
         "normal"  # normal | refusal | partial_refusal | guardrail | toxic | apology | tool_use | error
     )
+    refused: bool = False  # the completion is a refusal or a guardrail message (toxic prompts included)
 
 
 # ------------------------------------------------------------------------------------------- rhythm
@@ -181,8 +182,8 @@ def _exchange(
     caches: bool,
     active: dict[str, float],
     scenario: Scenario,
-) -> tuple[Exchange, str, str]:
-    """The conversation and what happened; returns (exchange, domain, outcome)."""
+) -> tuple[Exchange, str, str, bool]:
+    """The conversation and what happened; returns (exchange, domain, outcome, completion is a refusal)."""
     domain = _pick(rng, caller.domains)
     if "topic_shift" in active and rng.random() < active["topic_shift"]:
         domain = text.NOVEL_DOMAINS[0]
@@ -193,6 +194,7 @@ def _exchange(
         rng, domain, turns=turns, with_system=with_system, length=length, pii=rng.random() < caller.pii_rate
     )
     prompt, completion, stop, outcome = conv.prompt, conv.completion, "end_turn", "normal"
+    refused = False
     refusal_rate = active.get("refusal_rise", scenario.refusal_rate)
     toxic_rate = active.get("toxicity_rise", scenario.toxic_rate)
     roll = rng.random()
@@ -204,10 +206,12 @@ def _exchange(
             partial = rng.random() < 0.3
             completion = text.refusal(rng, spec_style, partial=partial, domain=domain)
             outcome = "partial_refusal" if partial else "refusal"
+        refused = True
     elif roll < refusal_rate + toxic_rate:
         prompt, outcome = text.toxic_prompt(rng, domain), "toxic"
         if rng.random() < 0.3:
             completion = text.refusal(rng, spec_style, partial=False, domain=domain)
+            refused = True
     elif roll < refusal_rate + toxic_rate + 0.01:
         completion, outcome = text.apology_lookalike(rng, domain), "apology"
     ex = Exchange(conv.system, conv.history, prompt, completion, stop=stop)
@@ -218,6 +222,7 @@ def _exchange(
         and family in ("anthropic_messages", "nova", "mistral_chat", "openai_chat")
     ):
         ex.tool_name, ex.stop, outcome = rng.choice(TOOLS), "tool_use", "tool_use"
+        refused = False
         if rng.random() < 0.5:
             ex.completion = ""
     ex.max_tokens = rng.choice((512, 1024, 2048, 4096))
@@ -243,7 +248,7 @@ def _exchange(
         elif cache < 0.6:
             ex.cache_write_tokens, ex.input_tokens = system_tokens, ex.input_tokens - system_tokens
     ex.output_tokens = out_tokens
-    return ex, domain, outcome
+    return ex, domain, outcome, refused
 
 
 def make_record(rng: random.Random, scenario: Scenario, hour: datetime) -> Generated:
@@ -276,7 +281,7 @@ def make_record(rng: random.Random, scenario: Scenario, hour: datetime) -> Gener
             meta["traceId"] = _uuid(rng)
         rec["requestMetadata"] = meta
 
-    ex, domain, outcome = _exchange(
+    ex, domain, outcome, refused = _exchange(
         rng, caller, spec.refusal_style, spec.family, spec.caches, active, scenario
     )
     ex.extra = {
@@ -288,10 +293,10 @@ def make_record(rng: random.Random, scenario: Scenario, hour: datetime) -> Gener
     ex.latency_ms = ex.first_byte_ms + int(ex.output_tokens * spec.ms_per_token * rng.uniform(0.8, 1.3))
 
     generated = Generated(
-        rec, caller.account, caller.region, event_time, hour, domain=domain, outcome=outcome
+        rec, caller.account, caller.region, event_time, hour, domain=domain, outcome=outcome, refused=refused
     )
     if rng.random() < scenario.error_rate:
-        generated.outcome = "error"
+        generated.outcome, generated.refused = "error", False
         rec["errorCode"] = rng.choices([c for c, _ in ERROR_CODES], weights=[w for _, w in ERROR_CODES])[0]
         in_body, _ = bodies(spec.family, operation, ex, rng)
         rec["input"] = (

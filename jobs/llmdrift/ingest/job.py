@@ -38,6 +38,21 @@ from llmdrift.ingest.reader import ReaderOptions, parse_batches, parsed_schema
 Log = Callable[[str], None]
 
 
+# The counts of a run, as ingest_runs stores them.
+COUNTS = (
+    "files_read",
+    "objects_skipped",
+    "file_errors",
+    "lines_read",
+    "blank_lines",
+    "rows_new",
+    "duplicates",
+    "rejected",
+    "warnings",
+    "offloaded_bodies_read",
+)
+
+
 class IngestError(LlmdriftError, RuntimeError):
     """The run cannot go on (bad window, unreadable state, counts that do not reconcile)."""
 
@@ -298,21 +313,7 @@ def _record_run(
         "window_start": result.window_start,
         "window_end": result.window_end,
         "logs_uri": logs,
-        **{
-            k: getattr(result, k)
-            for k in (
-                "files_read",
-                "objects_skipped",
-                "file_errors",
-                "lines_read",
-                "blank_lines",
-                "rows_new",
-                "duplicates",
-                "rejected",
-                "warnings",
-                "offloaded_bodies_read",
-            )
-        },
+        **{k: getattr(result, k) for k in COUNTS},
         "partitions_written": ",".join(result.partitions_written),
         "dt": context.now.strftime("%Y-%m-%d"),
     }

@@ -306,13 +306,14 @@ def verdict_fields(verdict: Any) -> dict[str, Any]:
 
 
 def simulated_verdict(outcome: str | None) -> Judged:
-    """The generator's ground truth as a verdict: what it wrote as a refusal (full, partial or a guardrail
-    message) and which prompts it wrote as toxic. It knows nothing of completion toxicity, sentiment or
-    quality: those stay empty rather than made up."""
+    """The generator's ground truth as a verdict: what it wrote as a refusal (full, partial, a guardrail
+    message, or a refusal of a toxic prompt: ``toxic_refused``) and which prompts it wrote as toxic. It knows
+    nothing of completion toxicity, sentiment or quality: those stay empty rather than made up."""
     if outcome is None:
         return Judged("failed", "simulated: the generator has no record of this invocation", {})
-    refusal = {"refusal": "full", "guardrail": "full", "partial_refusal": "partial"}.get(outcome, "none")
-    toxic = outcome == "toxic"
+    refusals = {"refusal": "full", "guardrail": "full", "toxic_refused": "full", "partial_refusal": "partial"}
+    refusal = refusals.get(outcome, "none")
+    toxic = outcome in ("toxic", "toxic_refused")
     return Judged(
         "judged",
         None,
