@@ -49,7 +49,9 @@ LOCAL_SAMPLES = Path(__file__).parent / "fixtures" / "real-samples.jsonl"
 def spark() -> Iterator[Any]:
     from llmdrift.core.spark import get_spark
 
-    session = get_spark("local[2]", {"spark.sql.shuffle.partitions": "2", "spark.driver.memory": "2g"})
+    # Two test processes share the two cores (make test: pytest -n 2): one Spark thread each, not two.
+    cores = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
+    session = get_spark(f"local[{cores}]", {"spark.sql.shuffle.partitions": "2", "spark.driver.memory": "2g"})
     yield session
     session.stop()
 
