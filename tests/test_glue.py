@@ -609,6 +609,7 @@ GLUE_MODULES = [
     "drift",
     "report",
     "dq",
+    "judge",
     "cost",
     "catalog/ddl.py",
     "catalog/sync.py",
