@@ -170,14 +170,17 @@ def test_calibration_rows_know_the_answer_on_a_hand_made_table() -> None:
     # 4 true positives, 1 false positive, 2 false negatives, 13 true negatives (n = 20)
     rows = [row("full", True, 0.9)] * 4 + [row("none", True, 0.6)] + [row("partial", False, 0.3)] * 2
     rows += [row("none", False, 0.1)] * 13
-    population = [{"dt": DAY, "slice_type": "all", "slice": "*", "n": 1000, "refusal": 250}]
+    population = [
+        {"dt": DAY, "slice_type": "all", "slice": "*", "n": 1200, "refusal": 250, "n_refusal": 1000}
+    ]
     cal = {r["metric"]: r for r in calibration_rows(rows, population, base) if r["slice_type"] == "all"}
     refusal = cal["refusal"]
     assert refusal["n_judged"] == 20
     assert refusal["judged_rate"] == pytest.approx(6 / 20)
     assert refusal["precision"] == pytest.approx(4 / 5)
     assert refusal["recall"] == pytest.approx(4 / 6)
-    assert refusal["local_rate"] == pytest.approx(0.25)
+    assert refusal["local_rate"] == pytest.approx(0.25)  # of the 1,000 the detector rated, not all 1,200
+    assert refusal["population_n"] == 1000
     assert refusal["auc"] == pytest.approx(82 / 84)  # of 6 x 14 pairs, the two 0.3 refusals lose to the 0.6
     # Rogan-Gladen: Se 4/6, Sp 13/14 -> (0.25 + 13/14 - 1) / (4/6 + 13/14 - 1)
     assert refusal["corrected_rate"] == pytest.approx((0.25 + 13 / 14 - 1) / (4 / 6 + 13 / 14 - 1), abs=1e-9)

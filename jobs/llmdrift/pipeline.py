@@ -382,12 +382,13 @@ def _run_steps(
                 result.skipped[step] = "off ([judge] enabled = false in the config)"
                 log(f"[judge] skipped: {result.skipped[step]}")
                 continue
-            from llmdrift.judge.job import last_complete_day
+            from llmdrift.judge.job import last_complete_day, pending_days
 
-            # the complete days this run wrote, and the last complete day (a day whose last hours an earlier
-            # run wrote); invocations already judged are not judged again
+            # the complete days this run wrote, the last complete day (a day whose last hours an earlier run
+            # wrote) and recent days with rows still owed (cost cap, failures); judged rows are not sent again
             written = complete_days(written_days(result), config.warehouse)
-            days = tuple(sorted(set(written) | set(last_complete_day(config.warehouse))))
+            owed = pending_days(spark, config.warehouse, cfg.settings)
+            days = tuple(sorted(set(written) | set(last_complete_day(config.warehouse)) | set(owed)))
             if not days:
                 result.skipped[step] = "no complete day with scored invocations"
                 log(f"[judge] skipped: {result.skipped[step]}")

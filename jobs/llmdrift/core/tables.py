@@ -8,6 +8,7 @@ replaces that hour and nothing else.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from llmdrift.core.schemas import TableSchema
@@ -77,9 +78,12 @@ def overwrite_partitions(df: Any, warehouse: str, schema: TableSchema) -> None:
 def replace_days(df: Any, storage: Storage, warehouse: str, schema: TableSchema, days: list[str]) -> None:
     """Make the table's partitions of ``days`` hold exactly ``df``'s rows (all of them within those days).
 
-    The partitions ``df`` has rows for are replaced in one dynamic overwrite; then the partitions of those
-    days that ``df`` has no rows for (a day or hour that lost all its rows) are deleted. A reader never finds
-    a recomputed day empty, and a failed write leaves the old rows in place.
+    The partitions ``df`` has rows for are replaced by one dynamic overwrite; then the partitions of those
+    days that ``df`` has no rows for (a day or hour that lost all its rows) are deleted. A failure while the
+    new files are written leaves the old rows in place, and no day is emptied before its new rows exist.
+    Not atomic for readers, though: Spark commits each partition by deleting it and moving the new files in
+    (on S3 a copy), so a query at that moment can miss the partition; snapshot reads would need a table
+    format (Iceberg).
     """
     names = schema.partition_names
     written = {tuple(str(v) for v in r) for r in df.select(*names).distinct().collect()}
@@ -131,7 +135,15 @@ def append_compact(
         return
     names = schema.partition_names
     parts = sorted({tuple(r[n] for n in names) for r in rows})
-    stored = [row.asDict() for row in read(spark, storage, warehouse, schema, parts).collect()]
+    # collect() gives naive local datetimes; as aware UTC ones they are written back unchanged, even in the
+    # hour a DST change repeats (createDataFrame reads naive ones with mktime, which drops the fold)
+    stored = [
+        {
+            k: v.astimezone(UTC) if isinstance(v, datetime) and v.tzinfo is None else v
+            for k, v in row.asDict().items()
+        }
+        for row in read(spark, storage, warehouse, schema, parts).collect()
+    ]
     df = frame(spark, stored + rows, schema).coalesce(1)
     overwrite_partitions(df, warehouse, schema)
 

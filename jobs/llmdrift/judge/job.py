@@ -36,8 +36,11 @@ from llmdrift.judge.sample import NEGATIVE_COMPOUND, population, sampled_rows
 Log = Callable[[str], None]
 METRICS = ("refusal", "prompt_toxicity", "completion_toxicity", "completion_sentiment")
 TOXIC = 0.5  # a judged toxicity probability at or above it counts as toxic (the rubric's own threshold)
-OUTPUT_TOKENS_ESTIMATE = 160  # a verdict is a short JSON object; the client caps replies at 400 tokens
-CHARS_PER_TOKEN = 4  # for the estimate only: Bedrock's own token counts are recorded per row
+# The cap is checked against a cautious estimate: 3 characters a token (code and non-Latin text run denser
+# than English's ~4) and the client's reply limit (400 tokens; a verdict is ~160). Bedrock's own token counts
+# and the cost they come to are recorded per row.
+OUTPUT_TOKENS_ESTIMATE = 400
+CHARS_PER_TOKEN = 3
 TABLES = ("judgements", "metric_calibration")
 
 
@@ -118,7 +121,10 @@ def run(spark: Any, config: JudgeConfig, context: RunContext, log: Log = print) 
         for r in stored
         if r["rubric"] == rubric and r["judge_model"] == model and r["status"] in ("judged", "unparsed")
     }
-    todo = [r for r in sample if r["request_id"] not in done]
+    # newest day first: under the cost cap, the latest day is judged before older ones
+    todo = sorted(
+        (r for r in sample if r["request_id"] not in done), key=lambda r: (-_ordinal(r["dt"]), r["rank"])
+    )
     result.already = result.sampled - len(todo)
     price = _price(settings) if settings.backend == "bedrock" else None
     estimates = [_estimate(r, price) for r in todo]
@@ -168,6 +174,30 @@ def run(spark: Any, config: JudgeConfig, context: RunContext, log: Log = print) 
     return result
 
 
+def _ordinal(day: Any) -> int:
+    return date.fromisoformat(str(day)).toordinal()
+
+
+def pending_days(spark: Any, warehouse: str, settings: JudgeSettings, lookback_days: int = 7) -> list[str]:
+    """Days among the last ``lookback_days`` judged ones where this judge still owes rows (skipped by the
+    cost cap, or failed): the pipeline's judge step takes them up again."""
+    from pyspark.sql import functions as F
+
+    warehouse = normalize(warehouse)
+    storage = storage_for(warehouse)
+    folders = storage.list_dirs(tables.table_uri(warehouse, "judgements"))
+    days = sorted(f.partition("=")[2] for f in folders if f.startswith("dt="))[-lookback_days:]
+    if not days:
+        return []
+    rows = tables.read(spark, storage, warehouse, schemas.load("judgements"), [(d,) for d in days])
+    owed = rows.filter(
+        (F.col("rubric") == rubric_id())
+        & (F.col("judge_model") == judge_model_id(settings))
+        & F.col("status").isin("skipped", "failed")
+    )
+    return sorted(str(r["dt"]) for r in owed.select("dt").distinct().collect())
+
+
 def last_complete_day(warehouse: str) -> list[str]:
     """The last day with scored invocations whose every hour has been ingested (none: [])."""
     warehouse = normalize(warehouse)
@@ -198,12 +228,21 @@ class JudgePrice:
     output_per_1k: float
 
 
+def judge_region(settings: JudgeSettings) -> str:
+    """The region the judge is called in (and priced for): the setting, else the AWS session's."""
+    if settings.region:
+        return settings.region
+    import boto3
+
+    return boto3.session.Session().region_name or "us-east-1"
+
+
 def _price(settings: JudgeSettings) -> JudgePrice:
     """The judge model's on-demand price (the price table, as any invocation is priced); a model the table
     cannot price has no cost cap, so the judge refuses it."""
     from llmdrift.cost.prices import load_prices, load_profiles, price_for
 
-    region = settings.region or "us-east-1"
+    region = judge_region(settings)
     found = price_for(load_prices(), load_profiles(), settings.model, None, None, region, date.today())
     if found.status != "priced" or found.input is None or found.output is None:
         raise JudgeError(
@@ -267,7 +306,7 @@ def _judge(rows: list[dict[str, Any]], config: JudgeConfig, log: Log) -> list[Ju
 
     client = JudgeClient(
         settings.model,
-        region=settings.region,
+        region=judge_region(settings),
         endpoint_url=config.endpoint_url,
         max_concurrency=settings.max_concurrency,
     )
@@ -283,7 +322,7 @@ def _judge(rows: list[dict[str, Any]], config: JudgeConfig, log: Log) -> list[Ju
             out.append(Judged("judged", None, verdict_fields(response.verdict), response.input_tokens,
                               response.output_tokens, response.attempts, response.latency_ms))  # fmt: skip
             continue
-        status = "unparsed" if response.error_code == "ParseFailure" else "failed"
+        status = response.status  # unparsed (no valid verdict in a reply: never sent again) or failed
         reason = f"{response.error_code}: {response.failure}" if response.failure else response.error_code
         out.append(Judged(status, reason, {}, response.input_tokens, response.output_tokens, response.attempts,
                           response.latency_ms))  # fmt: skip
@@ -400,7 +439,7 @@ def calibration_rows(
             scores = [t[2] for t in triples]
             present = [float(s) for s in scores if s is not None]
             score = present if len(present) == len(scores) else None
-            n_pop = int(counts["n"]) if counts else 0
+            n_pop = int(counts[f"n_{metric}"]) if counts else 0
             rate = counts[metric] / n_pop if counts and n_pop else None
             cal = calibration.calibrate(judge, flag, score, rate, n_pop if rate is not None else None)
             out.append(

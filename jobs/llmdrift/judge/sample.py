@@ -77,7 +77,8 @@ def sampled_rows(
 
 
 def population(spark: Any, storage: Storage, warehouse: str, days: list[str]) -> list[dict[str, Any]]:
-    """Per day and slice (all, model, caller): scored invocations and how many each local detector flagged."""
+    """Per day and slice (all, model, caller): scored invocations, and per metric how many the local detector
+    rated (``n_<metric>``) and flagged (``<metric>``)."""
     from pyspark.sql import functions as F
 
     met = tables.read(spark, storage, warehouse, schemas.load("invocation_metrics"), [(d,) for d in days])
@@ -90,17 +91,21 @@ def population(spark: Any, storage: Storage, warehouse: str, days: list[str]) ->
     def flagged(column: Any) -> Any:
         return F.sum(F.when(column, 1).otherwise(0)).cast("long")
 
+    flags = {
+        "refusal": F.col("completion_refusal_flag"),
+        "prompt_toxicity": F.col("prompt_toxicity_flag"),
+        "completion_toxicity": F.col("completion_toxicity_flag"),
+        "completion_sentiment": F.col("completion_sentiment_compound") <= -NEGATIVE_COMPOUND,
+    }
+    # Per metric, the invocations the detector gave a value (a flag is null without a text, e.g. tool-use
+    # turns and errors): the same population its precision and recall are measured on.
     rows = (
         met.select("*", F.explode(slices).alias("s"))
         .groupBy("dt", F.col("s.t").alias("slice_type"), F.col("s.v").alias("slice"))
         .agg(
             F.count("*").alias("n"),
-            flagged(F.col("completion_refusal_flag")).alias("refusal"),
-            flagged(F.col("prompt_toxicity_flag")).alias("prompt_toxicity"),
-            flagged(F.col("completion_toxicity_flag")).alias("completion_toxicity"),
-            flagged(F.col("completion_sentiment_compound") <= -NEGATIVE_COMPOUND).alias(
-                "completion_sentiment"
-            ),
+            *[flagged(flag).alias(metric) for metric, flag in flags.items()],
+            *[F.count(flag).alias(f"n_{metric}") for metric, flag in flags.items()],
         )
     )
     return [r.asDict() for r in rows.collect()]

@@ -542,14 +542,14 @@ def _trust(data: ReportData) -> str:
             "</section>"
         )
         return "".join(out)
-    judges = sorted({(r["judge_model"], r["backend"]) for r in rows})
-    for model, backend in judges:
+    judges = sorted({(r["judge_model"], r["backend"], r["rubric"]) for r in rows})
+    for model, backend, rubric in judges:
         simulated = backend == "simulated"
         label = (
             " (SIMULATED: the demo generator's ground truth stands in for a judge model)" if simulated else ""
         )
         out.append(
-            f'<p class="muted">Judge <b>{esc(model)}</b>{esc(label)}, rubric {esc(rows[0]["rubric"])}. Judged rate:'
+            f'<p class="muted">Judge <b>{esc(model)}</b>{esc(label)}, rubric {esc(rubric)}. Judged rate:'
             " the share the judge called positive in the day's sample (95% Wilson interval). Local rate: the"
             " detector's flag rate over all scored invocations. Corrected: the local rate corrected for the"
             " detector's sensitivity and specificity on the sample (Rogan-Gladen, bootstrap interval).</p>"
@@ -565,7 +565,7 @@ def _trust(data: ReportData) -> str:
                 list(TRUST_METRICS).index(r["metric"]) if r["metric"] in TRUST_METRICS else 9,
             ),
         ):
-            if (r["judge_model"], r["backend"]) != (model, backend):
+            if (r["judge_model"], r["backend"], r["rubric"]) != (model, backend, rubric):
                 continue
             out.append(
                 f"<tr><td>{esc(r['dt'])}</td><td>{esc(TRUST_METRICS.get(r['metric'], r['metric']))}</td>"
