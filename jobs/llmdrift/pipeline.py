@@ -421,15 +421,11 @@ def written_days(result: PipelineResult) -> tuple[str, ...]:
 
 def complete_days(days: tuple[str, ...], warehouse: str) -> tuple[str, ...]:
     """The days before the ingest watermark (every hour of them read)."""
-    from llmdrift.core.runs import complete_until
+    from llmdrift.core import runs
     from llmdrift.core.storage import normalize, storage_for
 
-    until = complete_until(storage_for(normalize(warehouse)), normalize(warehouse))
-    if until is None:
-        return ()
-    return tuple(
-        d for d in days if datetime.fromisoformat(d).replace(tzinfo=UTC) + timedelta(days=1) <= until
-    )
+    until = runs.complete_until(storage_for(normalize(warehouse)), normalize(warehouse))
+    return tuple(runs.complete_days(days, until)) if until is not None else ()
 
 
 def _run_step(step: str, spark: Any, cfg: Any, config: PipelineConfig, contexts: Contexts, log: Log) -> Any:

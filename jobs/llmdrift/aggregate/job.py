@@ -24,7 +24,7 @@ from llmdrift.aggregate import transforms
 from llmdrift.aggregate.series import find_alerts, find_anomalies
 from llmdrift.core import schemas, tables
 from llmdrift.core.errors import LlmdriftError
-from llmdrift.core.runs import RunContext, complete_until, consumed, written_since
+from llmdrift.core.runs import RunContext, complete_days, complete_until, consumed, written_since
 from llmdrift.core.settings import AggregateSettings
 from llmdrift.core.storage import Storage, normalize, storage_for
 from llmdrift.cost.prices import PriceTable, load_prices, load_profiles
@@ -118,11 +118,7 @@ def run(spark: Any, config: AggregateConfig, context: RunContext, log: Log = pri
     # A day still being ingested is aggregated (its tables fill up run by run) but not judged: its partial
     # totals would read as drops. Hours before the ingest watermark are complete.
     until = complete_until(storage, warehouse)
-    judged = [
-        d
-        for d in days
-        if until is None or datetime.fromisoformat(d).replace(tzinfo=UTC) + timedelta(days=1) <= until
-    ]
+    judged = complete_days(days, until)
     anomalies = detect_anomalies(spark, storage, warehouse, days, config.settings.anomaly_z, judged, until)
     alerts = evaluate_alerts(spark, storage, warehouse, days, config.settings, judged, until)
     tables.replace_rows(spark, anomalies, storage, warehouse, schemas.load("anomalies"), days)

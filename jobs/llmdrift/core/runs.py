@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,6 +57,15 @@ def complete_until(storage: Storage, warehouse: str) -> datetime | None:
     return datetime.fromisoformat(state["last_complete_hour"]) if state else None
 
 
+def complete_days(days: Iterable[str], until: datetime | None) -> list[str]:
+    """The days whose every hour lies before the ingest watermark ``until`` (all of them without one)."""
+    return [
+        d
+        for d in days
+        if until is None or datetime.fromisoformat(d).replace(tzinfo=UTC) + timedelta(days=1) <= until
+    ]
+
+
 def write_state(storage: Storage, warehouse: str, state_file: str, payload: dict[str, Any]) -> None:
     """Write a job's state file (last: a run that fails before it is redone by the next run)."""
     storage.write_bytes(join(warehouse, state_file), json.dumps(payload, indent=2).encode())
@@ -85,8 +95,7 @@ def written_since(
         # Only the partitions of runs that may have finished since: a run's dt is the day it started, so
         # from the day before (a run across midnight) onwards.
         first = (datetime.fromisoformat(since) - timedelta(days=1)).date().isoformat()
-        folders = storage.list_dirs(tables.table_uri(warehouse, schema.table))
-        days = sorted(d for d in (f.partition("=")[2] for f in folders if f.startswith("dt=")) if d >= first)
+        days = [d for d in tables.partition_days(storage, warehouse, schema.table) if d >= first]
         runs = tables.read(spark, storage, warehouse, schema, [(d,) for d in days])
         runs = runs.filter(runs.finished_at > datetime.fromisoformat(since))
     else:
@@ -105,10 +114,9 @@ def newest_drift_run(spark: Any, storage: Storage, warehouse: str) -> str | None
     from pyspark.sql import functions as F
 
     schema = schemas.load("drift_results")
-    days = [d.partition("=")[2] for d in storage.list_dirs(tables.table_uri(warehouse, schema.table))]
-    days = [d for d in days if d]
+    days = tables.partition_days(storage, warehouse, schema.table)
     if not days:
         return None
-    runs = tables.read(spark, storage, warehouse, schema, [(max(days),)])
+    runs = tables.read(spark, storage, warehouse, schema, [(days[-1],)])
     newest = runs.agg(F.max(F.struct("current_end", "run_id")).alias("m")).first()["m"]
     return str(newest["run_id"]) if newest is not None else None

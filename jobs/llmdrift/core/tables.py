@@ -22,6 +22,12 @@ def table_uri(warehouse: str, table: str) -> str:
 Partition = tuple[Any, ...]
 
 
+def partition_days(storage: Storage, warehouse: str, table: str) -> list[str]:
+    """The ``dt`` values a table has partition folders for, sorted (from a listing: no data is read)."""
+    folders = storage.list_dirs(table_uri(warehouse, table))
+    return sorted(v for v in (f.partition("=")[2] for f in folders if f.startswith("dt=")) if v)
+
+
 def partition_path(base: str, schema: TableSchema, values: Partition) -> str:
     """``base/dt=2026-11-02/hour=7``; a shorter tuple names a prefix (a whole day)."""
     return join(base, *[f"{key}={value}" for key, value in zip(schema.partition_names, values, strict=False)])

@@ -120,11 +120,10 @@ def choose_windows(spark: Any, warehouse: str, config: DriftConfig) -> tuple[Win
     if current is None:
         storage = storage_for(warehouse)
         # The last day with invocations, from the partition folders (no scan of the table).
-        folders = storage.list_dirs(tables.table_uri(warehouse, "invocations"))
-        days = [f.partition("=")[2] for f in folders if f.startswith("dt=")]
+        days = tables.partition_days(storage, warehouse, "invocations")
         if not days:
             raise DriftError(f"no invocations under {warehouse}: run ingest first")
-        last = max(days)
+        last = days[-1]
         until = complete_until(storage, warehouse)
         if until is not None:  # a day still being ingested is not compared with whole days
             last = min(last, (until - timedelta(days=1)).date().isoformat())

@@ -19,18 +19,21 @@ wrote as refusals, which prompts as toxic) in place of a model, labelled ``simul
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from llmdrift.core import schemas, tables
 from llmdrift.core.errors import LlmdriftError
-from llmdrift.core.runs import RunContext, complete_until
+from llmdrift.core.runs import RunContext, complete_days, complete_until
 from llmdrift.core.settings import JudgeSettings
 from llmdrift.core.storage import Storage, normalize, storage_for
+from llmdrift.cost.prices import ModelPrice, cost_usd
 from llmdrift.judge import calibration
+from llmdrift.judge.rubric import load_rubric
 from llmdrift.judge.sample import NEGATIVE_COMPOUND, population, sampled_rows
 
 Log = Callable[[str], None]
@@ -93,8 +96,6 @@ def judge_model_id(settings: JudgeSettings) -> str:
 
 
 def rubric_id() -> str:
-    from llmdrift.judge.rubric import load_rubric
-
     return load_rubric().identity
 
 
@@ -127,7 +128,9 @@ def run(spark: Any, config: JudgeConfig, context: RunContext, log: Log = print) 
     )
     result.already = result.sampled - len(todo)
     price = _price(settings) if settings.backend == "bedrock" else None
-    estimates = [_estimate(r, price) for r in todo]
+    prompt_parts = load_rubric()
+    rubric_chars = len(prompt_parts.system) + len(prompt_parts.user_template)
+    estimates = [_estimate(r, price, rubric_chars) for r in todo]
     result.estimated_usd = sum(estimates)
     affordable = _within_cap(estimates, settings.max_cost_usd)
     log(
@@ -185,8 +188,7 @@ def pending_days(spark: Any, warehouse: str, settings: JudgeSettings, lookback_d
 
     warehouse = normalize(warehouse)
     storage = storage_for(warehouse)
-    folders = storage.list_dirs(tables.table_uri(warehouse, "judgements"))
-    days = sorted(f.partition("=")[2] for f in folders if f.startswith("dt="))[-lookback_days:]
+    days = tables.partition_days(storage, warehouse, "judgements")[-lookback_days:]
     if not days:
         return []
     rows = tables.read(spark, storage, warehouse, schemas.load("judgements"), [(d,) for d in days])
@@ -202,12 +204,8 @@ def last_complete_day(warehouse: str) -> list[str]:
     """The last day with scored invocations whose every hour has been ingested (none: [])."""
     warehouse = normalize(warehouse)
     storage = storage_for(warehouse)
-    folders = storage.list_dirs(tables.table_uri(warehouse, "invocation_metrics"))
-    days = sorted(f.partition("=")[2] for f in folders if f.startswith("dt="))
-    until = complete_until(storage, warehouse)
-    if until is not None:
-        days = [d for d in days if datetime.fromisoformat(d).replace(tzinfo=UTC) + timedelta(days=1) <= until]
-    return days[-1:]
+    days = tables.partition_days(storage, warehouse, "invocation_metrics")
+    return complete_days(days, complete_until(storage, warehouse))[-1:]
 
 
 def _stored(
@@ -222,12 +220,6 @@ def _stored(
 # ------------------------------------------------------------------------------------------- cost
 
 
-@dataclass(frozen=True)
-class JudgePrice:
-    input_per_1k: float
-    output_per_1k: float
-
-
 def judge_region(settings: JudgeSettings) -> str:
     """The region the judge is called in (and priced for): the setting, else the AWS session's."""
     if settings.region:
@@ -237,7 +229,7 @@ def judge_region(settings: JudgeSettings) -> str:
     return boto3.session.Session().region_name or "us-east-1"
 
 
-def _price(settings: JudgeSettings) -> JudgePrice:
+def _price(settings: JudgeSettings) -> ModelPrice:
     """The judge model's on-demand price (the price table, as any invocation is priced); a model the table
     cannot price has no cost cap, so the judge refuses it."""
     from llmdrift.cost.prices import load_prices, load_profiles, price_for
@@ -249,20 +241,18 @@ def _price(settings: JudgeSettings) -> JudgePrice:
             f"the price table has no price for judge model {settings.model!r} ({found.status}): without one the"
             " cost cap cannot be enforced; add its prices with [pricing] override"
         )
-    return JudgePrice(found.input, found.output)
+    return found
 
 
-def _estimate(row: Mapping[str, Any], price: JudgePrice | None) -> float:
+def _estimate(row: Mapping[str, Any], price: ModelPrice | None, overhead_chars: int) -> float:
+    """A cautious cost of judging one invocation: its texts as the client cuts them plus the rubric."""
     if price is None:
         return 0.0
     from llmdrift.judge.client import DEFAULT_MAX_CHARS
-    from llmdrift.judge.rubric import load_rubric
 
-    rubric = load_rubric()
-    chars = len(rubric.system) + len(rubric.user_template)
+    chars = overhead_chars
     chars += sum(min(len(row.get(k) or ""), DEFAULT_MAX_CHARS) for k in ("prompt_text", "completion_text"))
-    tokens_in = chars / CHARS_PER_TOKEN
-    return (tokens_in * price.input_per_1k + OUTPUT_TOKENS_ESTIMATE * price.output_per_1k) / 1000.0
+    return cost_usd(price, math.ceil(chars / CHARS_PER_TOKEN), OUTPUT_TOKENS_ESTIMATE, None, None)[0] or 0.0
 
 
 def _within_cap(estimates: list[float], cap: float) -> int:
@@ -366,7 +356,7 @@ def simulated_verdict(outcome: str | None) -> Judged:
 
 
 def _row(
-    sampled: Mapping[str, Any], judged: Judged | None, base: dict[str, Any], price: JudgePrice | None
+    sampled: Mapping[str, Any], judged: Judged | None, base: dict[str, Any], price: ModelPrice | None
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "dt": sampled["dt"],
@@ -384,10 +374,7 @@ def _row(
             input_tokens=judged.input_tokens, output_tokens=judged.output_tokens, latency_ms=judged.latency_ms
         )
         if price is not None and judged.input_tokens is not None:
-            used = (
-                judged.input_tokens * price.input_per_1k + (judged.output_tokens or 0) * price.output_per_1k
-            )
-            row["cost_usd"] = used / 1000.0
+            row["cost_usd"] = cost_usd(price, judged.input_tokens, judged.output_tokens, None, None)[0]
     row.setdefault("cost_usd", None)
     return row
 
